@@ -1,0 +1,119 @@
+/**
+ * Authentication (who is calling) and authorisation (may they do this).
+ *
+ * Every /v1 route declares what it needs with `requires(kind, action)` next to its
+ * definition; `authorize` is the single function that answers "may this credential do
+ * action A on resource R". The admin key may do everything; capability tokens
+ * (worker/tokens.ts) carry `{"<kind>/<name or prefix*>": [actions]}`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { ApiError } from "./errors";
+import type { AppEnv, Env } from "./env";
+import { verifyToken } from "./tokens";
+
+export type QueueAction = "send" | "receive" | "manage";
+export type TopicAction = "publish" | "subscribe" | "consume" | "manage";
+export type ResourceKind = "queues" | "topics";
+export type ActionOf<K extends ResourceKind> = K extends "queues" ? QueueAction : TopicAction;
+export type Capabilities = Record<string, string[]>;
+
+export type Credential =
+  | { type: "admin" }
+  | { type: "token"; capabilities: Capabilities; expiresAt: number };
+
+/** Constant-time string comparison (length leaks, content does not). */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const enc = new TextEncoder();
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Does a capability pattern (`"topics/chat.*"`, `"queues/jobs"`) cover this resource? */
+export function patternMatches(pattern: string, kind: ResourceKind, name: string): boolean {
+  const prefix = `${kind}/`;
+  if (!pattern.startsWith(prefix)) return false;
+  const rest = pattern.slice(prefix.length);
+  return rest.endsWith("*") ? name.startsWith(rest.slice(0, -1)) : rest === name;
+}
+
+/**
+ * The one authorisation decision. `name` is the resource name, or `"*"` for the list
+ * routes, which need `manage` granted on exactly `"<kind>/*"`.
+ */
+export function authorize(cred: Credential, kind: ResourceKind, action: string, name: string): boolean {
+  if (cred.type === "admin") return true;
+  for (const [pattern, actions] of Object.entries(cred.capabilities)) {
+    if (!actions.includes(action)) continue;
+    if (name === "*" ? pattern === `${kind}/*` : patternMatches(pattern, kind, name)) return true;
+  }
+  return false;
+}
+
+function bearer(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw new ApiError("UNAUTHORIZED", "Authorization header must be 'Bearer <key or token>'");
+  return m[1];
+}
+
+/**
+ * Who is calling. The admin key is accepted only in the Authorization header; tokens also
+ * in `?token=` where `allowQueryToken` (WebSocket and SSE routes, which browsers cannot
+ * give headers).
+ */
+export async function authenticate(c: Context<AppEnv>, allowQueryToken: boolean): Promise<Credential> {
+  const env: Env = c.env;
+  if (!env.SPOOL_ADMIN_KEY) {
+    throw new ApiError("NOT_CONFIGURED", "SPOOL_ADMIN_KEY is not configured; the broker refuses all /v1 requests");
+  }
+  const fromHeader = bearer(c);
+  if (fromHeader !== undefined && timingSafeEqual(fromHeader, env.SPOOL_ADMIN_KEY)) return { type: "admin" };
+  const token = fromHeader ?? (allowQueryToken ? c.req.query("token") : undefined);
+  if (!token) throw new ApiError("UNAUTHORIZED", "missing credential: send 'Authorization: Bearer <key or token>'");
+  const claims = await verifyToken(token, env);
+  if (!claims) throw new ApiError("UNAUTHORIZED", "invalid, expired or wrongly signed credential");
+  return { type: "token", capabilities: claims.capabilities, expiresAt: claims.expiresAt };
+}
+
+const PARAM_OF: Record<ResourceKind, string> = { queues: "q", topics: "t" };
+
+export interface RequireOptions {
+  /** Accept `?token=` as well as the header (WebSocket and SSE routes). */
+  queryToken?: boolean;
+  /** The list routes: authorise against `"<kind>/*"` rather than a path parameter. */
+  list?: boolean;
+}
+
+/**
+ * Route middleware: authenticate, then demand `action` on the route's queue or topic.
+ * `401` for a bad or missing credential, `403` for a valid one without the capability.
+ */
+export function requires<K extends ResourceKind>(
+  kind: K,
+  action: ActionOf<K>,
+  options: RequireOptions = {},
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const cred = await authenticate(c, options.queryToken ?? false);
+    const name = options.list ? "*" : (c.req.param(PARAM_OF[kind]) ?? "");
+    if (!authorize(cred, kind, action, name)) {
+      throw new ApiError("FORBIDDEN", `credential lacks '${action}' on ${kind}/${name}`, { kind, action, name });
+    }
+    c.set("credential", cred);
+    await next();
+  };
+}
+
+/** Route middleware for admin-only routes (minting tokens): a token never suffices. */
+export function requiresAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const cred = await authenticate(c, false);
+    if (cred.type !== "admin") throw new ApiError("FORBIDDEN", "only the admin key may do this");
+    c.set("credential", cred);
+    await next();
+  };
+}

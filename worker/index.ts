@@ -1,0 +1,52 @@
+/**
+ * The Worker: wires the sub-apps, error handling and the OpenAPI document, and exports
+ * the Durable Object classes. Nothing else lives here.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { authenticate } from "./auth";
+import type { AppEnv } from "./env";
+import { ApiError, errorResponse, toApiError } from "./errors";
+import { jsonBody } from "./http";
+import { meta } from "./routes/meta";
+import { queues } from "./routes/queues";
+import { tokens } from "./routes/tokens";
+import { topics } from "./routes/topics";
+import { VERSION } from "./version";
+
+const app = new OpenAPIHono<AppEnv>();
+
+app.use("/v1/*", jsonBody);
+app.route("/", meta);
+app.route("/v1/queues", queues);
+app.route("/v1/topics", topics);
+app.route("/v1/tokens", tokens);
+
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "Spool", version: VERSION, description: "Queues and replayable topics on Cloudflare's edge." },
+  security: [{ bearer: [] }],
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+
+app.notFound(async (c) => {
+  // Under /v1 an unauthenticated caller learns nothing about which paths exist.
+  if (c.req.path.startsWith("/v1")) {
+    try {
+      await authenticate(c, false);
+    } catch (err) {
+      return errorResponse(c, toApiError(err));
+    }
+  }
+  return errorResponse(c, new ApiError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
+});
+
+app.onError((err, c) => {
+  const apiError = toApiError(err);
+  if (apiError.code === "INTERNAL") console.error("unhandled error", err);
+  return errorResponse(c, apiError);
+});
+
+export default app;
+export { QueueObject } from "../durable-objects/queue";
+export { TopicPartition } from "../durable-objects/topic";
+export { Catalog } from "../durable-objects/catalog";
