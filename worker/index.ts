@@ -11,6 +11,9 @@ import { meta } from "./routes/meta";
 import { queues } from "./routes/queues";
 import { tokens } from "./routes/tokens";
 import { topics } from "./routes/topics";
+import { topicLive } from "./routes/topic-live";
+import { groups } from "./routes/groups";
+import { subscriptions } from "./routes/subscriptions";
 import { VERSION } from "./version";
 
 const app = new OpenAPIHono<AppEnv>();
@@ -19,6 +22,9 @@ app.use("/v1/*", jsonBody);
 app.route("/", meta);
 app.route("/v1/queues", queues);
 app.route("/v1/topics", topics);
+app.route("/v1/topics", topicLive);
+app.route("/v1/topics", groups);
+app.route("/v1/topics", subscriptions);
 app.route("/v1/tokens", tokens);
 
 app.doc31("/openapi.json", {
