@@ -3,6 +3,7 @@
  * the Durable Object classes. Nothing else lives here.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, toApiError } from "./errors";
@@ -18,6 +19,15 @@ import { VERSION } from "./version";
 
 const app = new OpenAPIHono<AppEnv>();
 
+// Browsers call Spool from other origins with bearer tokens (never cookies), so any
+// origin may call; credentials travel in the Authorization header or ?token=.
+app.use("*", cors({
+  origin: "*",
+  allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"],
+  exposeHeaders: ["Retry-After"],
+  maxAge: 600,
+}));
 app.use("/v1/*", jsonBody);
 app.route("/", meta);
 app.route("/v1/queues", queues);

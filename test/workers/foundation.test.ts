@@ -56,3 +56,23 @@ describe("errors", () => {
     expect(errorCode(outside.body)).toBe("NOT_FOUND");
   });
 });
+
+describe("cors", () => {
+  it("cors - a preflight from another origin is allowed with Authorization", async () => {
+    const res = await exports.default.fetch(
+      new Request(`${BASE}/v1/queues/jobs/messages`, {
+        method: "OPTIONS",
+        headers: { origin: "http://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      }),
+    );
+    expect(res.status).toBeLessThan(300);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+  });
+
+  it("cors - error answers carry the CORS header so browsers can read them", async () => {
+    const res = await exports.default.fetch(new Request(`${BASE}/v1/queues`, { headers: { origin: "http://app.example" } }));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
