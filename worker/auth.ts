@@ -9,11 +9,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "./errors";
 import type { AppEnv, Env } from "./env";
-import { verifyToken } from "./tokens";
+import { ACTIONS, verifyToken } from "./tokens";
 
-export type QueueAction = "send" | "receive" | "manage";
-export type TopicAction = "publish" | "subscribe" | "consume" | "manage";
-export type ResourceKind = "queues" | "topics";
+export type ResourceKind = keyof typeof ACTIONS;
+export type QueueAction = (typeof ACTIONS.queues)[number];
+export type TopicAction = (typeof ACTIONS.topics)[number];
 export type ActionOf<K extends ResourceKind> = K extends "queues" ? QueueAction : TopicAction;
 export type Capabilities = Record<string, string[]>;
 
@@ -106,6 +106,23 @@ export function requires<K extends ResourceKind>(
     c.set("credential", cred);
     await next();
   };
+}
+
+/**
+ * Whether the request's credential (set by `requires`) may also do `action` on the route's
+ * resource. For sockets whose frames do more than the route itself: a /subscribe socket
+ * publishes only when this says `publish`. Decide at upgrade and keep the answer in the
+ * socket's attachment.
+ */
+export function may<K extends ResourceKind>(c: Context<AppEnv>, kind: K, action: ActionOf<K>): boolean {
+  const cred = c.get("credential");
+  return cred !== undefined && authorize(cred, kind, action, c.req.param(PARAM_OF[kind]) ?? "");
+}
+
+/** When the request's credential stops being valid (ms epoch), or null for the admin key. */
+export function credentialExpiry(c: Context<AppEnv>): number | null {
+  const cred = c.get("credential");
+  return cred?.type === "token" ? cred.expiresAt : null;
 }
 
 /** Route middleware for admin-only routes (minting tokens): a token never suffices. */

@@ -1,4 +1,56 @@
-/** /v1/tokens: minting capability tokens (admin key only). (Arrives with the tokens issue.) */
+/**
+ * /v1/tokens: minting capability tokens. Admin key only: a token never mints tokens, so a
+ * leaked browser token cannot widen itself.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { requiresAdmin } from "../auth";
 import { newApp } from "../http";
+import { errorResponses } from "../schemas";
+import { capabilityProblem, MAX_CAPABILITIES, MAX_TTL_SECONDS, MIN_TTL_SECONDS, mintToken } from "../tokens";
 
 export const tokens = newApp();
+
+const CapabilitiesSchema = z
+  .record(z.string(), z.array(z.string()))
+  .superRefine((caps, ctx) => {
+    const entries = Object.entries(caps);
+    if (entries.length === 0) ctx.addIssue({ code: "custom", message: "at least one capability is required" });
+    if (entries.length > MAX_CAPABILITIES) ctx.addIssue({ code: "custom", message: `at most ${MAX_CAPABILITIES} capabilities` });
+    for (const [pattern, actions] of entries) {
+      const problem = capabilityProblem(pattern, actions);
+      if (problem) ctx.addIssue({ code: "custom", path: [pattern], message: problem });
+    }
+  })
+  .openapi({ example: { "topics/chat.*": ["publish", "subscribe"], "queues/jobs": ["send", "receive"] } });
+
+const MintBody = z
+  .object({
+    ttl: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS).openapi({ description: "lifetime in seconds, 1-86400" }),
+    capabilities: CapabilitiesSchema,
+  })
+  .openapi("TokenRequest");
+
+const MintResult = z
+  .object({
+    token: z.string(),
+    expiresAt: z.number().int().openapi({ description: "ms since the Unix epoch" }),
+  })
+  .openapi("Token");
+
+tokens.openapi(
+  createRoute({
+    method: "post",
+    path: "/",
+    summary: "Mint a capability token (admin key only)",
+    middleware: [requiresAdmin()],
+    request: { body: { content: { "application/json": { schema: MintBody } }, required: true } },
+    responses: {
+      201: { description: "a signed token", content: { "application/json": { schema: MintResult } } },
+      ...errorResponses(400, 401, 403, 503),
+    },
+  }),
+  async (c) => {
+    const { ttl, capabilities } = c.req.valid("json");
+    return c.json(await mintToken(c.env, capabilities, ttl), 201);
+  },
+);
