@@ -17,6 +17,8 @@ export interface Env {
   SPOOL_ALLOW_PRIVATE_WEBHOOKS?: string;
   /** Largest accepted request body in bytes (default 8 MiB). */
   SPOOL_MAX_BODY_BYTES?: string;
+  /** Most open WebSockets per Durable Object (default 5000; durable-objects/ws-limits.ts). */
+  SPOOL_MAX_SOCKETS_PER_OBJECT?: string;
 }
 
 /** Hono's generic parameter for every app and sub-app in the Worker. */
