@@ -99,11 +99,8 @@ export function requires<K extends ResourceKind>(
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const cred = await authenticate(c, options.queryToken ?? false);
-    const name = options.list ? "*" : (c.req.param(PARAM_OF[kind]) ?? "");
-    if (!authorize(cred, kind, action, name)) {
-      throw new ApiError("FORBIDDEN", `credential lacks '${action}' on ${kind}/${name}`, { kind, action, name });
-    }
     c.set("credential", cred);
+    demand(c, kind, action, options.list ? "*" : (c.req.param(PARAM_OF[kind]) ?? ""));
     await next();
   };
 }
@@ -117,6 +114,19 @@ export function requires<K extends ResourceKind>(
 export function may<K extends ResourceKind>(c: Context<AppEnv>, kind: K, action: ActionOf<K>): boolean {
   const cred = c.get("credential");
   return cred !== undefined && authorize(cred, kind, action, c.req.param(PARAM_OF[kind]) ?? "");
+}
+
+/**
+ * `403` unless the request's credential may do `action` on `kind/name`. `requires` uses it
+ * for the route's own resource; routes call it for a second resource named in the body (a
+ * subscription's target queue, redrive's `to`, a dead-letter queue), so a token cannot
+ * reach a queue it holds nothing on through a topic or queue it does hold.
+ */
+export function demand<K extends ResourceKind>(c: Context<AppEnv>, kind: K, action: ActionOf<K>, name: string): void {
+  const cred = c.get("credential");
+  if (cred === undefined || !authorize(cred, kind, action, name)) {
+    throw new ApiError("FORBIDDEN", `credential lacks '${action}' on ${kind}/${name}`, { kind, action, name });
+  }
 }
 
 /** When the request's credential stops being valid (ms epoch), or null for the admin key. */

@@ -3,7 +3,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { authorize, may, requires, requiresAdmin } from "../../worker/auth";
+import { authorize, demand, may, requires, requiresAdmin } from "../../worker/auth";
 import { toApiError, errorResponse } from "../../worker/errors";
 import { newApp } from "../../worker/http";
 import { ADMIN_KEY, errorCode } from "./helpers";
@@ -16,6 +16,10 @@ probe.get("/t/:t/subscribe", requires("topics", "subscribe", { queryToken: true 
   c.json({ ok: true, publish: may(c, "topics", "publish") }),
 );
 probe.get("/queues", requires("queues", "manage", { list: true }), (c) => c.json({ ok: true }));
+probe.get("/t/:t/forward-to/:target", requires("topics", "manage"), (c) => {
+  demand(c, "queues", "send", c.req.param("target"));
+  return c.json({ ok: true });
+});
 probe.get("/admin", requiresAdmin(), (c) => c.json({ ok: true }));
 probe.onError((err, c) => errorResponse(c, toApiError(err)));
 
@@ -97,5 +101,14 @@ describe("auth - credentials", () => {
     expect((await hit(`/t/chat/subscribe?token=${subscribeOnly}`)).body.publish).toBe(false);
     expect((await hit(`/t/chat/subscribe?token=${both}`)).body.publish).toBe(true);
     expect((await hit("/t/chat/subscribe", ADMIN_KEY)).body.publish).toBe(true);
+  });
+
+  it("auth - demand() refuses a second resource the token holds nothing on", async () => {
+    const topicOnly = await mint({ "topics/news": ["manage"] });
+    const both = await mint({ "topics/news": ["manage"], "queues/inbox": ["send"] });
+    expect((await hit("/t/news/forward-to/inbox", topicOnly)).status).toBe(403);
+    expect((await hit("/t/news/forward-to/inbox", both)).status).toBe(200);
+    expect((await hit("/t/news/forward-to/other", both)).status).toBe(403);
+    expect((await hit("/t/news/forward-to/inbox", ADMIN_KEY)).status).toBe(200);
   });
 });
