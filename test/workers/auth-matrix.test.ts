@@ -1,0 +1,143 @@
+// The authorisation matrix: for every route of the action table (auth-routes.ts), a token
+// with exactly the capability it needs gets past auth, and tokens with every other
+// capability get 403; bad tokens get 401; ?token= works only on streaming routes.
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { mintToken } from "../../worker/tokens";
+import { ALL_CAPABILITIES, documentedRoutes, type Names, ROUTE_ACTIONS, send } from "./auth-routes";
+import { ADMIN_KEY, call, uniqueName } from "./helpers";
+import { forge, tamper, type Caps } from "./token-helpers";
+
+/** Bodies that get a request past validation, so "passes" means the handler ran. */
+const BODIES: Record<string, (n: Names) => unknown> = {
+  "POST /v1/tokens": () => ({ ttl: 60, capabilities: { "queues/x": ["send"] } }),
+  "POST /v1/queues/{q}/messages": () => ({ body: "m" }),
+  "POST /v1/queues/{q}/ack": () => ({ receipts: ["bogus"] }),
+  "POST /v1/queues/{q}/nack": () => ({ receipts: ["bogus"] }),
+  "POST /v1/queues/{q}/extend": () => ({ receipts: ["bogus"], visibilityTimeout: 5 }),
+  "POST /v1/topics/{t}/messages": () => ({ body: "m" }),
+  "POST /v1/topics/{t}/groups/{g}/ack": () => ({ receipts: ["bogus"] }),
+  "POST /v1/topics/{t}/groups/{g}/seek": () => ({ to: "earliest" }),
+  // A webhook target: a queue target would also need `send` on that queue.
+  "PUT /v1/topics/{t}/subscriptions/{s}": () => ({ url: "http://127.0.0.1:9/hook" }),
+};
+
+let documented: Set<string>;
+beforeAll(async () => {
+  documented = new Set(await documentedRoutes());
+});
+
+/** Fresh names with the queue, topic, group and subscription created by the admin. */
+async function seeded(): Promise<Names> {
+  const names = { q: uniqueName("mq"), t: uniqueName("mt"), g: uniqueName("mg"), s: uniqueName("ms") };
+  await call("PUT", `/v1/queues/${names.q}`, { body: {} });
+  await call("PUT", `/v1/topics/${names.t}`, { body: {} });
+  await call("PUT", `/v1/topics/${names.t}/groups/${names.g}`, { body: {} });
+  await call("PUT", `/v1/topics/${names.t}/subscriptions/${names.s}`, { body: { url: "http://127.0.0.1:9/hook" } });
+  return names;
+}
+
+const token = async (caps: Caps, ttl = 300): Promise<string> => (await mintToken(env, caps, ttl)).token;
+const nameOf = (kind: "queues" | "topics", n: Names): string => (kind === "queues" ? n.q : n.t);
+
+describe("auth matrix - the table", () => {
+  it("auth matrix - every route in /openapi.json has an entry in the action table", () => {
+    const missing = [...documented].filter((r) => !(r in ROUTE_ACTIONS));
+    expect(missing, "add these routes to ROUTE_ACTIONS in test/workers/auth-routes.ts and to the README table").toEqual([]);
+  });
+
+  it("auth matrix - every route of API.md is served and documented in /openapi.json", () => {
+    const unserved = Object.keys(ROUTE_ACTIONS).filter((r) => !documented.has(r));
+    expect(unserved).toEqual([]);
+  });
+});
+
+describe("auth matrix - per route", () => {
+  for (const [route, need] of Object.entries(ROUTE_ACTIONS)) {
+    if (need.type === "public") {
+      it(`${route} - needs no credential, and a bad one does not matter`, async (ctx) => {
+        if (!documented.has(route)) ctx.skip();
+        const names = await seeded();
+        expect((await send(route, names, null)).status).toBe(200);
+        expect((await send(route, names, "garbage")).status).toBe(200);
+      });
+      continue;
+    }
+
+    if (need.type === "admin") {
+      it(`${route} - the admin key passes; a token with every capability is 403`, async (ctx) => {
+        if (!documented.has(route)) ctx.skip();
+        const names = await seeded();
+        const body = BODIES[route]?.(names);
+        const everything = await token(Object.fromEntries([["queues/*", ["send", "receive", "manage"]], ["topics/*", ["publish", "subscribe", "consume", "manage"]]]));
+        expect((await send(route, names, ADMIN_KEY, { body })).status).toBeLessThan(300);
+        expect(await send(route, names, everything, { body })).toEqual({ status: 403, code: "FORBIDDEN" });
+        expect((await send(route, names, null, { body })).status).toBe(401);
+      });
+      continue;
+    }
+
+    const { kind, action, list, stream } = need;
+    const exact = (n: Names): string => (list ? `${kind}/*` : `${kind}/${nameOf(kind, n)}`);
+
+    it(`${route} - '${action}' on the ${list ? "whole kind" : "resource"} passes; every other capability is 403`, async (ctx) => {
+      if (!documented.has(route)) ctx.skip();
+      const names = await seeded();
+      const body = BODIES[route]?.(names);
+      const passes = async (caps: Caps, what: string): Promise<void> => {
+        const res = await send(route, names, await token(caps), { body });
+        expect([401, 403], `${what}: ${JSON.stringify(res)}`).not.toContain(res.status);
+        expect(res.status, what).toBeLessThan(500);
+      };
+      const refused = async (caps: Caps, what: string): Promise<void> => {
+        expect(await send(route, names, await token(caps), { body }), what).toEqual({ status: 403, code: "FORBIDDEN" });
+      };
+
+      await refused({ [exact(names)]: ALL_CAPABILITIES.filter(([k, a]) => k === kind && a !== action).map(([, a]) => a) }, "all other actions");
+      for (const [k, a] of ALL_CAPABILITIES) {
+        if (k === kind && a === action) continue;
+        await refused({ [list ? `${k}/*` : `${k}/${nameOf(k, names)}`]: [a] }, `${k}:${a}`);
+      }
+      if (list) {
+        await refused({ [`${kind}/${nameOf(kind, names)}`]: [action] }, "one name is not the kind");
+        await refused({ [`${kind}/m*`]: [action] }, "a prefix is not the kind");
+      } else {
+        const name = nameOf(kind, names);
+        await refused({ [`${kind}/${name}x`]: [action] }, "another name");
+        await refused({ [`${kind}/x${name.slice(0, 4)}*`]: [action] }, "a prefix that does not match");
+        await passes({ [`${kind}/${name.slice(0, 4)}*`]: [action] }, "a matching prefix");
+      }
+      // Last, as it may delete what the route acts on.
+      await passes({ [exact(names)]: [action] }, "exactly its capability");
+    });
+
+    it(`${route} - 401 without a credential and for expired, tampered and alg-none tokens`, async (ctx) => {
+      if (!documented.has(route)) ctx.skip();
+      const names = await seeded();
+      const body = BODIES[route]?.(names);
+      const caps = { [exact(names)]: [action] };
+      const expired = (await mintToken(env, caps, 60, Date.now() - 120_000)).token;
+      const narrow = await token({ [`${kind}/zz-other`]: [action] });
+      const widened = tamper(narrow, (c) => (c.capabilities = caps));
+      const unsigned = await forge(caps, { alg: "none" });
+      const hs512 = await forge(caps, { alg: "HS512" });
+      for (const [what, auth] of [["none", null], ["expired", expired], ["tampered", widened], ["alg none", unsigned], ["HS512", hs512], ["garbage", "x.y.z"]] as const) {
+        expect(await send(route, names, auth, { body }), what).toEqual({ status: 401, code: "UNAUTHORIZED" });
+      }
+    });
+
+    it(`${route} - ?token= is ${stream ? "accepted (streaming route)" : "ignored (header only)"}; the admin key never is`, async (ctx) => {
+      if (!documented.has(route)) ctx.skip();
+      const names = await seeded();
+      const body = BODIES[route]?.(names);
+      const viaQuery = await send(route, names, null, { body, queryToken: await token({ [exact(names)]: [action] }) });
+      if (stream) expect([401, 403]).not.toContain(viaQuery.status);
+      else expect(viaQuery).toEqual({ status: 401, code: "UNAUTHORIZED" });
+      expect(await send(route, names, null, { body, queryToken: ADMIN_KEY })).toEqual({ status: 401, code: "UNAUTHORIZED" });
+      if (stream) {
+        const wrong = await send(route, names, null, { body, queryToken: await token({ [`${kind}/zz-other`]: [action] }) });
+        expect(wrong).toEqual({ status: 403, code: "FORBIDDEN" });
+      }
+    });
+  }
+});
