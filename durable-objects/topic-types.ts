@@ -40,3 +40,13 @@ export interface LogReader {
   /** True once the topic exists in this partition (created by PUT or a first publish). */
   exists(): boolean;
 }
+
+/**
+ * Figures a module may contribute to `GET /v1/topics/{t}`, called when the module
+ * implements them: the live module its connected WebSocket and SSE subscribers, the
+ * groups module each consumer group's lag on this partition (`next - committed`).
+ */
+export interface PartitionReporter {
+  subscriberCount?(): number;
+  groupLags?(): Array<{ name: string; lag: number }>;
+}

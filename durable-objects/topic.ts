@@ -16,7 +16,12 @@ import { ConsumerGroups } from "./topic-groups";
 import { Forwarder } from "./topic-forward";
 import { LiveSubscribers } from "./topic-live";
 import { TopicLog } from "./topic-log";
-import type { LogEntry, PartitionModule } from "./topic-types";
+import { configureTopic, describeTopic, destroyTopic, reconcile, type PartitionContext } from "./topic-log-home";
+import type { AppendOutcome, AppendRequest, ReadOutcome, ReadRequest, StatsOutcome } from "./topic-log-schema";
+import type { TopicConfigPatch, TopicInfo } from "../worker/topic-config";
+import { CloseCodes } from "./ws-limits";
+import type { LogEntry, PartitionModule, PartitionReporter } from "./topic-types";
+import type { Result } from "../worker/errors";
 
 export class TopicPartition extends DurableObject<Env> {
   readonly log: TopicLog;
@@ -39,6 +44,86 @@ export class TopicPartition extends DurableObject<Env> {
   }
 
   // ---- RPC: the log (topics part 1) ----
+  // Every call carries the caller's copy of the topic config (TopicInfo); see
+  // topic-log-home.ts for how partitions agree on it.
+
+  /** Home only: the topic's authoritative config, or null. */
+  describeTopic(): TopicInfo | null {
+    return describeTopic(this.logContext());
+  }
+
+  /** Home only: create or change the topic (`put`), or create it if missing (`ensure`). */
+  async configureTopic(topic: string, patch: TopicConfigPatch, mode: "put" | "ensure"): Promise<Result<TopicInfo>> {
+    return configureTopic(this.logContext(), topic, patch, mode);
+  }
+
+  /** Takes the home's config (growth, config changes); false if this partition knows a newer one. */
+  async adoptTopic(topic: string, partition: number, info: TopicInfo): Promise<boolean> {
+    return reconcile(this.logContext(), topic, partition, info);
+  }
+
+  /** Home only: deletes the topic in every partition. */
+  async destroyTopic(topic: string): Promise<Result<null>> {
+    return destroyTopic(this.logContext(), topic);
+  }
+
+  /** Deletes this partition's state (called by the home when the topic is deleted). */
+  async destroyPartition(): Promise<void> {
+    if (this.log.exists()) await this.wipeObject();
+  }
+
+  /** Appends one publish's messages for this partition, written whole or not at all. */
+  async publish(req: AppendRequest): Promise<Result<AppendOutcome>> {
+    if (!(await reconcile(this.logContext(), req.topic, req.partition, req.info))) return { ok: true, value: { stale: true } };
+    return this.log.append(req);
+  }
+
+  /** Reads from an offset or a time (GET /v1/topics/{t}/messages). */
+  async readLog(req: ReadRequest): Promise<Result<ReadOutcome>> {
+    if (!(await reconcile(this.logContext(), req.topic, req.partition, req.info))) return { ok: true, value: { stale: true } };
+    const r = this.log.readRange(req.from, req.since, req.limit);
+    return r.ok ? { ok: true, value: { stale: false, ...r.value } } : r;
+  }
+
+  /** This partition's line in GET /v1/topics/{t}. */
+  async partitionStats(topic: string, partition: number, info: TopicInfo): Promise<StatsOutcome> {
+    if (!(await reconcile(this.logContext(), topic, partition, info))) return { stale: true };
+    // Seam: the live and groups modules report through PartitionReporter when they implement it.
+    const live = this.live as unknown as PartitionReporter;
+    const groups = this.groups as unknown as PartitionReporter;
+    return {
+      stale: false,
+      partition,
+      first: this.log.first(),
+      next: this.log.next(),
+      bytes: this.log.bytes(),
+      subscribers: live.subscriberCount?.() ?? 0,
+      groups: groups.groupLags?.() ?? [],
+    };
+  }
+
+  private logContext(): PartitionContext {
+    return {
+      env: this.env,
+      log: this.log,
+      wipe: () => this.wipeObject(),
+      exclusive: (fn) => this.ctx.blockConcurrencyWhile(fn),
+    };
+  }
+
+  /** Deletes everything this object stores, for every module, and closes its sockets. */
+  private async wipeObject(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(CloseCodes.GONE, "topic deleted");
+      } catch {
+        // already closing
+      }
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    for (const m of this.modules) m.migrate();
+  }
 
   // ---- RPC: consumer groups (topics part 2) ----
 

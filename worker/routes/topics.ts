@@ -1,6 +1,180 @@
-/** /v1/topics: partitioned, replayable topics. (Routes arrive with the topic issues.) */
+/**
+ * /v1/topics: topic config, publish and read/replay. Each handler picks the partition
+ * objects (worker/topic-directory.ts knows the config, worker/topic-publish.ts routes
+ * publishes) and makes one RPC per partition.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { CatalogEntry } from "../../durable-objects/catalog";
+import type { LogEntry } from "../../durable-objects/topic-types";
+import { requires } from "../auth";
+import type { Env } from "../env";
+import { ApiError, unwrap } from "../errors";
 import { newApp, validNames } from "../http";
+import { catalogStub, partitionStub } from "../objects";
+import { errorResponses } from "../schemas";
+import { TopicConfigPatchSchema, TopicConfigSchema, type TopicInfo } from "../topic-config";
+import { checkPartition, configureTopic, forgetTopic, requireTopic } from "../topic-directory";
+import { PublishBodySchema, publishToTopic } from "../topic-publish";
 
 export const topics = newApp();
 topics.use("/:t/*", validNames("t"));
 topics.use("/:t", validNames("t"));
+
+const Params = z.object({ t: z.string().openapi({ example: "orders" }) });
+const jsonOf = <S extends z.ZodType>(schema: S) => ({ "application/json": { schema } });
+
+const PartitionSchema = z.object({
+  partition: z.number().int(),
+  first: z.number().int().openapi({ description: "lowest kept offset" }),
+  next: z.number().int().openapi({ description: "offset the next message will get" }),
+  bytes: z.number().int(),
+  subscribers: z.number().int(),
+});
+const TopicSchema = z.object({ name: z.string(), config: TopicConfigSchema, createdAt: z.number().int() }).openapi("Topic");
+const TopicStatusSchema = z
+  .object({
+    name: z.string(),
+    config: TopicConfigSchema,
+    partitions: z.array(PartitionSchema),
+    groups: z.array(z.object({ name: z.string(), lag: z.number().int() })),
+  })
+  .openapi("TopicStatus");
+const PublishedSchema = z
+  .object({ messages: z.array(z.object({ id: z.string(), partition: z.number().int(), offset: z.number().int(), duplicate: z.boolean() })) })
+  .openapi("Published");
+const TopicMessageSchema = z
+  .object({
+    partition: z.number().int(), offset: z.number().int(), id: z.string(), key: z.string().nullable(),
+    body: z.unknown(), headers: z.record(z.string(), z.string()), timestamp: z.number().int(),
+  })
+  .openapi("TopicMessage");
+const ReadSchema = z
+  .object({ messages: z.array(TopicMessageSchema), next: z.number().int(), first: z.number().int() })
+  .openapi("TopicRead");
+
+/** A non-negative integer in a query string. */
+const offsetParam = (description: string) =>
+  z.string().regex(/^\d{1,15}$/, "must be a non-negative integer").transform(Number).optional().openapi({ description, type: "integer" });
+const ReadQuery = z
+  .object({
+    partition: offsetParam("0 … partitions-1 (0)"),
+    from: offsetParam("offset to start at (the first kept offset)"),
+    since: offsetParam("ms since the Unix epoch: start at the first message at or after it"),
+    limit: z.string().regex(/^\d{1,4}$/, "must be an integer from 1 to 1000").transform(Number)
+      .refine((n) => n >= 1 && n <= 1000, "must be an integer from 1 to 1000").optional().openapi({ type: "integer", description: "1-1000 (100)" }),
+  })
+  .refine((q) => q.from === undefined || q.since === undefined, { path: ["since"], message: "give from or since, not both" });
+
+const view = (info: TopicInfo) => ({ name: info.name, config: info.config, createdAt: info.createdAt });
+
+topics.openapi(
+  createRoute({
+    method: "put", path: "/{t}", summary: "Create a topic or change its config (partitions may grow, never shrink)",
+    middleware: [requires("topics", "manage")],
+    request: { params: Params, body: { content: jsonOf(TopicConfigPatchSchema), required: false } },
+    responses: { 200: { description: "the topic", content: jsonOf(TopicSchema) }, ...errorResponses(400, 401, 403, 409, 503) },
+  }),
+  async (c) => {
+    const info = await configureTopic(c.env, c.req.valid("param").t, c.req.valid("json"));
+    return c.json(view(info), 200);
+  },
+);
+
+topics.openapi(
+  createRoute({
+    method: "get", path: "/{t}", summary: "A topic's config, and per partition its offsets, bytes and subscribers",
+    middleware: [requires("topics", "manage")],
+    request: { params: Params },
+    responses: { 200: { description: "status", content: jsonOf(TopicStatusSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(await topicStatus(c.env, c.req.valid("param").t), 200),
+);
+
+topics.openapi(
+  createRoute({
+    method: "delete", path: "/{t}", summary: "Delete a topic, its messages, groups and subscriptions",
+    middleware: [requires("topics", "manage")],
+    request: { params: Params },
+    responses: { 204: { description: "deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { t } = c.req.valid("param");
+    forgetTopic(t);
+    unwrap(await partitionStub(c.env, t, 0).destroyTopic(t));
+    forgetTopic(t);
+    return c.body(null, 204);
+  },
+);
+
+topics.openapi(
+  createRoute({
+    method: "get", path: "/", summary: "List topics with their partition counts",
+    middleware: [requires("topics", "manage", { list: true })],
+    responses: {
+      200: { description: "topics", content: jsonOf(z.object({ topics: z.array(z.object({ name: z.string(), partitions: z.number().int() })) })) },
+      ...errorResponses(401, 403, 503),
+    },
+  }),
+  async (c) => {
+    // `info` is Record<string, unknown>, which RPC typing cannot express; it is plain JSON.
+    const entries = (await catalogStub(c.env).list("topics")) as unknown as CatalogEntry[];
+    return c.json({ topics: entries.map((e) => ({ name: e.name, partitions: Number(e.info.partitions ?? 1) })) }, 200);
+  },
+);
+
+topics.openapi(
+  createRoute({
+    method: "post", path: "/{t}/messages", summary: "Publish one message or a batch of 1-1000 (creates the topic if new)",
+    middleware: [requires("topics", "publish")],
+    request: { params: Params, body: { content: jsonOf(PublishBodySchema), required: true } },
+    responses: { 201: { description: "where each message landed, in request order", content: jsonOf(PublishedSchema) }, ...errorResponses(400, 401, 403, 413, 429, 503) },
+  }),
+  async (c) => {
+    const messages = await publishToTopic(c.env, c.req.valid("param").t, c.req.valid("json").messages);
+    return c.json({ messages }, 201);
+  },
+);
+
+topics.openapi(
+  createRoute({
+    method: "get", path: "/{t}/messages", summary: "Read or replay a partition from an offset or a time",
+    middleware: [requires("topics", "subscribe")],
+    request: { params: Params, query: ReadQuery },
+    responses: { 200: { description: "messages in offset order, with first and next", content: jsonOf(ReadSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { t } = c.req.valid("param");
+    const q = c.req.valid("query");
+    return c.json(await readPartition(c.env, t, q.partition ?? 0, q.from, q.since, q.limit ?? 100), 200);
+  },
+);
+
+async function readPartition(env: Env, topic: string, partition: number, from: number | undefined, since: number | undefined, limit: number): Promise<{ messages: LogEntry[]; next: number; first: number }> {
+  let info = await checkPartition(env, await requireTopic(env, topic), partition);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = unwrap(await partitionStub(env, topic, partition, info.config.locationHint ?? undefined).readLog({ topic, partition, info, from, since, limit }));
+    if (!r.stale) return { messages: r.messages, next: r.next, first: r.first };
+    info = await checkPartition(env, await requireTopic(env, topic, { fresh: true }), partition);
+  }
+  throw new ApiError("INTERNAL", "topic configuration kept changing; retry");
+}
+
+async function topicStatus(env: Env, topic: string): Promise<z.infer<typeof TopicStatusSchema>> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const info = await requireTopic(env, topic, { fresh: true });
+    const hint = info.config.locationHint ?? undefined;
+    const stats = await Promise.all(
+      Array.from({ length: info.config.partitions }, (_, p) => partitionStub(env, topic, p, hint).partitionStats(topic, p, info)),
+    );
+    if (stats.some((s) => s.stale)) continue;
+    const lags = new Map<string, number>();
+    const partitions = stats.map((s) => {
+      if (s.stale) throw new Error("unreachable");
+      for (const g of s.groups) lags.set(g.name, (lags.get(g.name) ?? 0) + g.lag);
+      return { partition: s.partition, first: s.first, next: s.next, bytes: s.bytes, subscribers: s.subscribers };
+    });
+    const groups = [...lags.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, lag]) => ({ name, lag }));
+    return { name: info.name, config: info.config, partitions, groups };
+  }
+  throw new ApiError("INTERNAL", "topic configuration kept changing; retry");
+}
