@@ -1,0 +1,114 @@
+// Property-based fuzzing of every route: random methods, paths, names, queries, headers,
+// credentials and bodies. Never a 5xx, never an error shape other than API.md's with a
+// known code, and a queue and a topic seeded before the run are unchanged after it.
+import { env, exports } from "cloudflare:workers";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { mintToken } from "../../worker/tokens";
+import { errorShapeProblem, requestish, type FuzzRequest } from "./fuzz-arbitraries";
+import { ADMIN_KEY, BASE, callJson, uniqueName } from "./helpers";
+import { forge, tamper } from "./token-helpers";
+
+const RUNS = 300;
+
+export interface Seeded { q: string; t: string }
+
+/** A queue and a two-partition topic, each holding messages. */
+export async function seedStore(): Promise<Seeded> {
+  const seed = { q: uniqueName("seedq"), t: uniqueName("seedt") };
+  await callJson("PUT", `/v1/queues/${seed.q}`, { body: { maxReceives: 3 } });
+  await callJson("POST", `/v1/queues/${seed.q}/messages`, {
+    body: { messages: [{ body: { n: 1 } }, { body: "two", headers: { h: "v" } }, { body: [3], id: "fixed-id" }, { body: null, delay: 600 }] },
+  });
+  await callJson("PUT", `/v1/topics/${seed.t}`, { body: { partitions: 2 } });
+  await callJson("POST", `/v1/topics/${seed.t}/messages`, {
+    body: { messages: [{ body: 1, key: "a" }, { body: 2, key: "b" }, { body: 3, key: "c" }, { body: { x: 4 }, headers: { h: "v" } }] },
+  });
+  return seed;
+}
+
+/** Everything an admin can read about the seed without changing it (no leases). */
+export async function snapshot(seed: Seeded): Promise<unknown> {
+  const queue = await callJson("GET", `/v1/queues/${seed.q}`);
+  const peek = await callJson("GET", `/v1/queues/${seed.q}/messages?limit=100`);
+  const topic = await callJson("GET", `/v1/topics/${seed.t}`);
+  const reads = [];
+  for (const p of [0, 1]) reads.push(await callJson("GET", `/v1/topics/${seed.t}/messages?partition=${p}&limit=1000`));
+  // Time-dependent or connection-dependent fields are not stored state.
+  const { oldestAgeMs: _age, consumers: _consumers, ...stats } = (queue.body?.stats ?? {}) as Record<string, unknown>;
+  const partitions = ((topic.body?.partitions ?? []) as Record<string, unknown>[]).map(({ subscribers: _s, ...p }) => p);
+  return {
+    queue: { status: queue.status, config: queue.body?.config, stats },
+    peek: { status: peek.status, body: peek.body },
+    topic: { status: topic.status, config: topic.body?.config, partitions, groups: topic.body?.groups },
+    reads: reads.map((r) => ({ status: r.status, body: r.body })),
+  };
+}
+
+/** Credentials the fuzzer picks from; the admin key never gets to touch the seed. */
+async function credentials(seed: Seeded): Promise<(string | null)[]> {
+  const onSeed = { [`queues/${seed.q}`]: ["send", "receive", "manage"], [`topics/${seed.t}`]: ["publish", "subscribe", "consume", "manage"] };
+  const fuzzOnly = { "queues/fz-*": ["send", "receive", "manage"], "topics/fz-*": ["publish", "subscribe", "consume", "manage"] };
+  return [
+    null,
+    "garbage",
+    ADMIN_KEY,
+    (await mintToken(env, onSeed, 60, Date.now() - 3_600_000)).token,
+    await forge(onSeed, { alg: "none" }),
+    tamper((await mintToken(env, fuzzOnly, 300)).token, (c) => (c.capabilities = onSeed)),
+    (await mintToken(env, fuzzOnly, 300)).token,
+    (await mintToken(env, { [`topics/${seed.t}`]: ["subscribe"] }, 300)).token,
+    await forge(onSeed, { secret: "another-secret-0123456789abcdef-xyz" }),
+  ];
+}
+
+/** The admin key may act only on fuzz names: swap the seed's names out of its requests. */
+function guardSeed(req: FuzzRequest, seed: Seeded, admin: boolean): FuzzRequest {
+  if (!admin) return req;
+  const swap = (s: string): string => s.replaceAll(seed.q, "fz-admin-q").replaceAll(seed.t, "fz-admin-t");
+  return { ...req, path: swap(req.path), body: req.body === undefined ? undefined : swap(req.body) };
+}
+
+async function perform(req: FuzzRequest, auth: string | null): Promise<{ status: number; text: string }> {
+  const headers = new Headers(req.headers);
+  if (auth !== null) headers.set("authorization", `Bearer ${auth}`);
+  const res = await exports.default.fetch(new Request(`${BASE}${req.path}`, { method: req.method, headers, body: req.body }));
+  if (res.webSocket) {
+    res.webSocket.accept();
+    res.webSocket.close(1000, "fuzz done");
+    return { status: res.status, text: "" };
+  }
+  if (res.status < 400) {
+    await res.body?.cancel();
+    return { status: res.status, text: "" };
+  }
+  return { status: res.status, text: req.method === "HEAD" ? "" : await res.text() };
+}
+
+describe("fuzz - http", () => {
+  let seed: Seeded;
+  let creds: (string | null)[];
+  let before: unknown;
+
+  beforeAll(async () => {
+    seed = await seedStore();
+    creds = await credentials(seed);
+    before = await snapshot(seed);
+  });
+
+  it("fuzz - random requests to every route never 5xx, always answer errors in API.md's shape, and leave the seeded store unchanged", async () => {
+    const names = [seed.q, seed.t, "fz-a", "fz-b.dlq", "fz-c"];
+    await fc.assert(
+      fc.asyncProperty(requestish(names, creds.length), async (generated) => {
+        const auth = creds[generated.credential] ?? null;
+        const req = guardSeed(generated, seed, auth === ADMIN_KEY);
+        const { status, text } = await perform(req, auth);
+        const where = `${req.method} ${req.path.slice(0, 120)} -> ${status} ${text.slice(0, 200)}`;
+        expect(status, where).toBeLessThan(500);
+        if (status >= 400 && req.method !== "HEAD") expect(errorShapeProblem(status, text), where).toBeNull();
+      }),
+      { numRuns: RUNS },
+    );
+    expect(await snapshot(seed)).toEqual(before);
+  });
+});
