@@ -21,6 +21,7 @@ import type { AppendOutcome, AppendRequest, ReadOutcome, ReadRequest, StatsOutco
 import type { TopicConfigPatch, TopicInfo } from "../worker/topic-config";
 import { CloseCodes } from "./ws-limits";
 import type { LogEntry, PartitionModule, PartitionReporter } from "./topic-types";
+import type { PartitionSubscription, PutSubscriptionInput, StoredSubscription } from "./forward-types";
 import type { Result } from "../worker/errors";
 
 export class TopicPartition extends DurableObject<Env> {
@@ -128,6 +129,37 @@ export class TopicPartition extends DurableObject<Env> {
   // ---- RPC: consumer groups (topics part 2) ----
 
   // ---- RPC: subscriptions (fan-out) ----
+
+  /** Creates or updates subscription `input.name` in this partition (the Worker calls every partition). */
+  async putSubscription(input: PutSubscriptionInput, info: TopicInfo): Promise<Result<PartitionSubscription>> {
+    if (!(await reconcile(this.logContext(), info.name, input.partition, info))) {
+      return { ok: false, error: { code: "CONFLICT", message: "the topic's config changed during the request; repeat it" } };
+    }
+    const result = this.forwarder.put(input);
+    await this.scheduleAlarm();
+    return result;
+  }
+
+  getSubscription(name: string): Result<PartitionSubscription> {
+    return this.forwarder.get(name);
+  }
+
+  /** Removes the subscription here; forwarding stops at once (an in-flight webhook call is aborted). */
+  async deleteSubscription(name: string): Promise<Result<{ deleted: boolean }>> {
+    const result = this.forwarder.delete(name);
+    await this.scheduleAlarm();
+    return result;
+  }
+
+  /** Internal: the stored webhook secret, so a PUT without `secret` keeps it in every partition. */
+  subscriptionSecret(name: string): string | null {
+    return this.forwarder.secret(name);
+  }
+
+  /** Internal: every subscription here, to copy into partitions added when the topic grows. */
+  subscriptionConfigs(): StoredSubscription[] {
+    return this.forwarder.configs();
+  }
 
   /** WebSocket (`/subscribe`) and SSE (`/events`) requests forwarded by the Worker. */
   override async fetch(request: Request): Promise<Response> {

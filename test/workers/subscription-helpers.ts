@@ -1,0 +1,92 @@
+/**
+ * Helpers for the subscription tests: topics, publishing, and driving a partition's
+ * forwarder deterministically (settle the run in progress, fire the alarm while work is due,
+ * make pending retries due now instead of sleeping).
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import type { TopicPartition } from "../../durable-objects/topic";
+import type { ForwarderTestHooks } from "../../durable-objects/topic-forward";
+import { partitionStub } from "../../worker/objects";
+import { callJson } from "./helpers";
+
+export interface Published { id: string; partition: number; offset: number; duplicate: boolean }
+
+export async function createTopic(topic: string, partitions = 1): Promise<void> {
+  const res = await callJson("PUT", `/v1/topics/${topic}`, { body: { partitions } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+export async function publish(topic: string, messages: unknown[]): Promise<Published[]> {
+  const res = await callJson<{ messages: Published[] }>("POST", `/v1/topics/${topic}/messages`, { body: { messages } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.messages;
+}
+
+export async function putSubscription(topic: string, sub: string, body: unknown): Promise<any> {
+  const res = await callJson("PUT", `/v1/topics/${topic}/subscriptions/${sub}`, { body });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+export async function subscriptionStatus(topic: string, sub: string): Promise<any> {
+  const res = await callJson("GET", `/v1/topics/${topic}/subscriptions/${sub}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+/** Every message in a queue, in `seq` order, without leasing them. */
+export async function peekQueue(queue: string): Promise<{ id: string; seq: number; body: unknown; headers: Record<string, string>; attempts: number }[]> {
+  const res = await callJson("GET", `/v1/queues/${queue}/messages?limit=1000`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.messages;
+}
+
+function stub(topic: string, partition: number): DurableObjectStub<TopicPartition> {
+  return partitionStub(env, topic, partition);
+}
+
+/** Installs test hooks on the partition's live forwarder instance (gone after an eviction). */
+export async function setHooks(topic: string, partition: number, hooks: ForwarderTestHooks): Promise<void> {
+  await runInDurableObject(stub(topic, partition), (o: TopicPartition) => {
+    o.forwarder.testHooks = hooks;
+  });
+}
+
+/** Fires the partition's alarm until no forwarding work is due now (retries in the future stay). */
+export async function drain(topic: string, partitions = 1): Promise<void> {
+  for (let p = 0; p < partitions; p++) {
+    const s = stub(topic, p);
+    for (let round = 0; ; round++) {
+      if (round > 100) throw new Error(`forwarder of ${topic}#${p} never became idle`);
+      const due = await runInDurableObject(s, async (o: TopicPartition) => {
+        await o.forwarder.settled();
+        const d = o.forwarder.nextDeadline();
+        return d !== null && d <= Date.now();
+      });
+      if (!due) break;
+      await runDurableObjectAlarm(s);
+    }
+  }
+}
+
+/** Moves time forward for the forwarder: every pending retry becomes due now. Returns how many. */
+export async function makeRetriesDue(topic: string, partition = 0): Promise<number> {
+  return runInDurableObject(stub(topic, partition), async (o: TopicPartition, state) => {
+    await o.forwarder.settled();
+    const n = state.storage.sql.exec("UPDATE forward_subs SET due_at = ? WHERE due_at > ?", Date.now(), Date.now()).rowsWritten;
+    await o.scheduleAlarm();
+    return n;
+  });
+}
+
+/** Retries until nothing is pending any more (or `rounds` run out): time passes as fast as needed. */
+export async function retryUntilSettled(topic: string, partitions = 1, rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await drain(topic, partitions);
+    let pending = 0;
+    for (let p = 0; p < partitions; p++) pending += await makeRetriesDue(topic, p);
+    if (pending === 0) return;
+  }
+}
