@@ -1,0 +1,96 @@
+/**
+ * WebSocket scenarios: fan-out from one publisher to 1, 100 and 1,000 subscribers of one
+ * partition against a bare object sending the same frames to as many sockets, and the
+ * server's memory with 1,000 idle subscribers.
+ */
+import { runGenerator } from "../generator.ts";
+import type { FanoutPhaseResult } from "../load/fanout.ts";
+import type { Figure, Group, Row, RunOutcome } from "./types.ts";
+
+const fanoutRow = (n: number): Row => ({
+  id: `fanout-${n}`,
+  title: `WebSocket fan-out, 1 publisher -> ${n.toLocaleString("en-US")} subscriber${n === 1 ? "" : "s"}`,
+  unit: "deliveries/s",
+  better: "higher",
+  baseline: "bare object sending the same frames",
+  target: n === 1000 ? { ratio: 0.7, text: ">= 70% of baseline" } : undefined,
+});
+
+function figureOf(r: FanoutPhaseResult | undefined): Figure {
+  if (!r || r.seconds === 0) return { value: null };
+  return { value: r.deliveriesPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, extra: { publishedPerSec: r.published / r.seconds, missingFrames: r.missingFrames } };
+}
+
+export const fanout: Group = {
+  id: "fanout",
+  quick: true,
+  rows: [fanoutRow(1), fanoutRow(100), fanoutRow(1000)],
+  async run(ctx, rows) {
+    const out: Record<string, RunOutcome> = {};
+    for (const row of rows) {
+      const n = Number(row.id.split("-")[1]);
+      const subscribers = ctx.quick ? Math.min(n, 100) : n;
+      const name = ctx.name(`fan${n}`);
+      const { result, windows } = await runGenerator<FanoutPhaseResult[]>("fanout", ctx.server, {
+        seconds: ctx.seconds,
+        warmupSeconds: ctx.warmupSeconds,
+        subscribers,
+        topic: name,
+        baseline: name,
+        order: ctx.baselineFirst ? ["baseline", "spool"] : ["spool", "baseline"],
+        window: Number(process.env.BENCH_FANOUT_WINDOW ?? 4),
+      }, 2 * (ctx.seconds + ctx.warmupSeconds + 90) * 1000, ctx.log);
+      const s = result.find((r) => r.phase === "spool");
+      const b = result.find((r) => r.phase === "baseline");
+      out[row.id] = {
+        figure: figureOf(s),
+        baseline: figureOf(b),
+        cpu: windows.spool ?? null,
+        baselineCpu: windows.baseline ?? null,
+        errors: (s?.errors ?? 1) + (b?.errors ?? 1),
+        notes: subscribers !== n ? [`quick mode: ${subscribers} subscribers`] : undefined,
+      };
+    }
+    return out;
+  },
+};
+
+const MB = 2 ** 20;
+
+export const memory: Group = {
+  id: "memory",
+  quick: false,
+  rows: [{
+    id: "memory", title: "Server RSS, 1,000 idle subscribers", unit: "MiB", better: "lower",
+    baseline: "server RSS idle",
+  }],
+  async run(ctx) {
+    const subscribers = ctx.quick ? 100 : 1000;
+    const name = ctx.name("mem");
+    const { result, samples } = await runGenerator<{ notes: string[] }>("memory", ctx.server, {
+      seconds: 0, warmupSeconds: 0, subscribers, topic: name, baseline: name,
+      settleMs: ctx.quick ? 500 : 3000, hibernateMs: ctx.quick ? 0 : 30_000,
+    }, 180_000, ctx.log);
+    const mib = (label: string) => (samples[label] === undefined ? null : samples[label]! / MB);
+    const perSocketKiB = (withSockets: number | undefined, idle: number | undefined) =>
+      withSockets === undefined || idle === undefined ? null : (withSockets - idle) / 1024 / subscribers;
+    return {
+      memory: {
+        figure: {
+          value: mib("spool"),
+          extra: {
+            kibPerSubscriber: perSocketKiB(samples.spool, samples.idle),
+            hibernatedMiB: mib("spoolHibernated"),
+            bareObjectMiB: mib("bare"),
+            bareKibPerSocket: perSocketKiB(samples.bare, samples.idleAgain),
+          },
+        },
+        baseline: { value: mib("idle") },
+        cpu: null,
+        baselineCpu: null,
+        errors: result.notes.length,
+        notes: [...result.notes, ...(subscribers !== 1000 ? [`quick mode: ${subscribers} subscribers`] : [])],
+      },
+    };
+  },
+};

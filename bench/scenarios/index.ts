@@ -1,0 +1,7 @@
+/** Every scenario group, in the order they run. */
+import { fanout, memory } from "./fanout.ts";
+import { httpCeiling, publish } from "./publish.ts";
+import { depth, queueCycle } from "./queues.ts";
+import type { Group } from "./types.ts";
+
+export const GROUPS: Group[] = [httpCeiling, publish, queueCycle, fanout, depth, memory];

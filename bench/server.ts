@@ -1,0 +1,143 @@
+/**
+ * The servers the bench measures. `startMiniflare` bundles bench/worker with esbuild and runs
+ * it under Miniflare's Node API with a direct socket to the Worker: no wrangler proxy, no
+ * local tracing, so figures measure Spool. `startWranglerDev` runs the same Worker through
+ * `wrangler dev` for reference figures. Both bind 127.0.0.1 only and persist to a temp dir,
+ * so SQLite commits hit the disk as they do in development.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { build, stop as stopEsbuild } from "esbuild";
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { startServer } from "../test/e2e/server.ts";
+import { listeningPid, processGroupOf, processNames, processTree } from "./procstat.ts";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const BENCH_ADMIN_KEY = "bench-admin-key";
+const WORKER_NAME = "spool-bench";
+const VARS = {
+  SPOOL_ADMIN_KEY: BENCH_ADMIN_KEY,
+  SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123",
+  SPOOL_MAX_BODY_BYTES: "8388608",
+};
+
+export interface BenchServer {
+  kind: "miniflare" | "wrangler-dev" | "external";
+  url: string;
+  adminKey: string;
+  /** Process ids whose CPU and RSS count as "the server" (re-read: workerd may restart). */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Spool's sources as of a git ref (worker/ and durable-objects/), with the bench's own
+ * worker/ from the working tree, in a temp dir (outside the repo, so no type-check sees
+ * the copy). Lets the bench measure committed code while the working tree is mid-edit.
+ * Returns the directory to bundle from; the caller removes it.
+ */
+export function exportSources(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "spool-bench-src-"));
+  const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "worker", "durable-objects"], { maxBuffer: 256 * 2 ** 20 });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  cpSync(join(ROOT, "bench/worker"), join(dir, "bench/worker"), { recursive: true });
+  return dir;
+}
+
+/** Bundles the bench Worker the way wrangler would (workerd conditions, node: and cloudflare: external). */
+export async function bundleWorker(outDir: string, sourceRoot = ROOT): Promise<string> {
+  const outfile = join(outDir, "worker.mjs");
+  await build({
+    entryPoints: [join(sourceRoot, "bench/worker/index.ts")],
+    nodePaths: [join(ROOT, "node_modules")],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["browser", "module", "main"],
+    external: ["node:*", "cloudflare:*"],
+    sourcemap: false,
+    minify: false,
+    logLevel: "warning",
+  });
+  await stopEsbuild(); // its service process would otherwise linger in our process tree
+  return outfile;
+}
+
+/** Runs the bench Worker under Miniflare; `ref` bundles Spool as of that git ref instead of the working tree. */
+export async function startMiniflare(workDir: string, ref: string | null = null): Promise<BenchServer> {
+  mkdirSync(workDir, { recursive: true });
+  const sources = ref ? exportSources(ref) : ROOT;
+  const scriptPath = await bundleWorker(workDir, sources);
+  if (sources !== ROOT) rmSync(sources, { recursive: true, force: true });
+  const persistTo = mkdtempSync(join(tmpdir(), "spool-bench-"));
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    log: new Log(LogLevel.WARN),
+    cf: false,
+    resourcePersistencePath: persistTo,
+    workers: [{
+      name: WORKER_NAME,
+      modules: true,
+      scriptPath,
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: ["nodejs_compat"],
+      bindings: VARS,
+      durableObjects: {
+        QUEUES: { className: "QueueObject", useSQLite: true },
+        TOPICS: { className: "TopicPartition", useSQLite: true },
+        CATALOG: { className: "Catalog", useSQLite: true },
+        BENCH: { className: "BenchBaseline", useSQLite: true },
+      },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    }],
+  }));
+  await mf.ready;
+  const direct = await mf.unsafeGetDirectURL(WORKER_NAME);
+  const url = direct.origin.replace("localhost", "127.0.0.1");
+  return {
+    kind: "miniflare",
+    url,
+    adminKey: BENCH_ADMIN_KEY,
+    // workerd is Miniflare's child; this Node process only hosts Miniflare's control plane.
+    pids: () => processTree(process.pid).filter((pid) => pid !== process.pid && processNames([pid])[0] === "workerd"),
+    stop: async () => {
+      await mf.dispose();
+      rmSync(persistTo, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startWranglerDev(): Promise<BenchServer> {
+  const server = await startServer({ config: join(ROOT, "bench/wrangler.bench.toml"), vars: VARS });
+  const root = listeningPid(server.port);
+  return {
+    kind: "wrangler-dev",
+    url: server.url,
+    adminKey: server.adminKey,
+    // wrangler, its proxy workerd and the user workerd share one process group.
+    pids: () => (root === undefined ? [] : processGroupOf(root)),
+    stop: async () => {
+      await server.stop();
+      rmSync(server.persistTo, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A server someone else started (`--url`): CPU and RSS are those of the listening process group. */
+export function externalServer(url: string, adminKey: string): BenchServer {
+  const port = Number(new URL(url).port || 80);
+  const root = listeningPid(port);
+  return {
+    kind: "external",
+    url,
+    adminKey,
+    pids: () => (root === undefined ? [] : processGroupOf(root)),
+    stop: async () => {},
+  };
+}

@@ -1,0 +1,7 @@
+/** Bindings of the bench Worker: Spool's own plus the baseline object. */
+import type { Env } from "../../worker/env";
+import type { BenchBaseline } from "./baseline";
+
+export interface BenchEnv extends Env {
+  BENCH: DurableObjectNamespace<BenchBaseline>;
+}
