@@ -13,7 +13,8 @@ import type { ErrorCode, ErrorValue } from "../worker/error-codes";
 import type { Result } from "../worker/errors";
 import { LIMITS } from "./queue-config";
 import { ack, extend, heldBy, nack, releaseConsumer, takeMessages, type QueueContext } from "./queue-leases";
-import { CloseCodes, MAX_FRAME_BYTES, MAX_SOCKETS_PER_OBJECT, frameBytes, newFrameBudget, spendFrame, type FrameBudget } from "./ws-limits";
+import type { Env } from "../worker/env";
+import { CloseCodes, checkFrame, closeFor, hasSocketRoom, newSocketLimits, socketLimitResponse, type SocketLimits } from "./ws-limits";
 
 /** Header the Worker sets with the credential's expiry (ms), for tokens. */
 export const EXPIRES_HEADER = "x-spool-credential-expires";
@@ -21,8 +22,7 @@ export const EXPIRES_HEADER = "x-spool-credential-expires";
 interface Attachment {
   id: string;
   credit: number;
-  budget: FrameBudget;
-  expiresAt: number | null;
+  limits: SocketLimits;
 }
 
 /** What the consumers need from their object. */
@@ -70,6 +70,7 @@ function parseFrame(data: Record<string, unknown>): Frame | string {
 export class Consumers {
   constructor(
     private readonly ctx: DurableObjectState,
+    private readonly env: Env,
     private readonly host: ConsumerHost,
   ) {}
 
@@ -77,32 +78,31 @@ export class Consumers {
     return this.ctx.getWebSockets().length;
   }
 
-  /** Accepts an upgrade forwarded by the Worker; errors come back as `{ok:false,error}` JSON. */
+  /**
+   * Accepts an upgrade forwarded by the Worker. A refusal is a Response in the API's error
+   * shape, which the route turns back into an ApiError.
+   */
   async accept(request: Request): Promise<Response> {
     const exists = this.host.transact(() => ok(null));
-    if (!exists.ok) return refuse(exists.error);
+    if (!exists.ok) return refuse(exists.error, 404);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return refuse({ code: "UPGRADE_REQUIRED", message: "this endpoint needs a WebSocket upgrade" });
+      return refuse({ code: "UPGRADE_REQUIRED", message: "this endpoint needs a WebSocket upgrade" }, 426);
     }
-    if (this.count() >= MAX_SOCKETS_PER_OBJECT) {
-      return refuse({ code: "RATE_LIMITED", message: `this queue has ${MAX_SOCKETS_PER_OBJECT} consumer sockets open`, retryAfter: 5 });
-    }
+    if (!hasSocketRoom(this.ctx, this.env)) return socketLimitResponse(this.env);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, ["consumer"]);
     const expires = Number(request.headers.get(EXPIRES_HEADER) ?? "NaN");
-    const att: Attachment = { id: crypto.randomUUID(), credit: 0, budget: newFrameBudget(Date.now()), expiresAt: Number.isFinite(expires) ? expires : null };
+    const att: Attachment = { id: crypto.randomUUID(), credit: 0, limits: newSocketLimits(Date.now(), Number.isFinite(expires) ? expires : null) };
     server.serializeAttachment(att);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    const now = Date.now();
-    if (frameBytes(message) > MAX_FRAME_BYTES) return this.drop(ws, CloseCodes.FRAME_TOO_LARGE, `frame over ${MAX_FRAME_BYTES} bytes`);
-    if (!spendFrame(att.budget, now)) return this.drop(ws, CloseCodes.RATE_LIMITED, "too many frames");
-    ws.serializeAttachment(att);
-    if (att.expiresAt !== null && now >= att.expiresAt) return this.drop(ws, CloseCodes.EXPIRED, "credential expired");
+    const verdict = checkFrame(message, att.limits, Date.now());
+    if (!verdict.ok) return this.drop(ws, verdict.code, verdict.reason);
+    ws.serializeAttachment(att); // the frame budget moved
     let data: unknown;
     try {
       data = typeof message === "string" ? JSON.parse(message) : undefined;
@@ -157,9 +157,9 @@ export class Consumers {
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment | null;
       if (!att || att.credit === 0) continue;
-      if (att.expiresAt !== null && now >= att.expiresAt) {
+      if (att.limits.expiresAt !== null && now >= att.limits.expiresAt) {
         // Its leases end when the close completes (webSocketClose) or by lease expiry.
-        close(ws, CloseCodes.EXPIRED, "credential expired");
+        close(ws, CloseCodes.EXPIRED, "token expired; reconnect with a fresh token");
         continue;
       }
       let exhausted = false;
@@ -188,8 +188,8 @@ export class Consumers {
   }
 }
 
-function refuse(error: ErrorValue): Response {
-  return Response.json({ ok: false, error }, { status: 400 });
+function refuse(error: ErrorValue, status: number): Response {
+  return Response.json({ error }, { status });
 }
 
 function trySend(ws: WebSocket, frame: unknown): void {
@@ -205,9 +205,5 @@ function sendError(ws: WebSocket, code: ErrorCode, message: string): void {
 }
 
 function close(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // already closed
-  }
+  closeFor(ws, { code, reason });
 }

@@ -26,6 +26,7 @@
  * call after a crash (the caller cannot know whether the first call landed) never
  * duplicates it. Keep the message in your own storage until the call returned `ok`.
  */
+import type { LocationHint } from "../worker/objects";
 
 /** One message to send (API.md: `{body, id?, group?, delay?, headers?}`). */
 export interface QueueSendInput {
@@ -91,7 +92,7 @@ export interface QueueConfig {
   maxBytes: number;
   maxMessageBytes: number;
   delivery: DeliveryMode;
-  locationHint?: string;
+  locationHint?: LocationHint;
 }
 
 /** `PUT /v1/queues/{q}`: every field optional; absent fields keep their current (or default) value. */

@@ -50,7 +50,7 @@ export class QueueObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new QueueStore(ctx.storage.sql);
-    this.consumers = new Consumers(ctx, this);
+    this.consumers = new Consumers(ctx, env, this);
     ctx.blockConcurrencyWhile(async () => this.store.migrate());
   }
 
@@ -71,6 +71,13 @@ export class QueueObject extends DurableObject<Env> {
       return ok({ name: this.name, config: resolved.config, createdAt: q.incarnation });
     }, "optional");
     await this.settle();
+    return r;
+  }
+
+  /** Creates the queue with the default config if it does not exist (subscriptions into a queue). */
+  async ensure(): Promise<Result<QueueCreated>> {
+    const r = this.transact((q) => ok({ name: q.name, config: q.config, createdAt: q.incarnation }), "implicit");
+    if (r.ok) await this.settle();
     return r;
   }
 

@@ -1,6 +1,197 @@
-/** /v1/queues: point-to-point queues. (Routes arrive with the queues issue.) */
+/**
+ * /v1/queues: point-to-point queues. Each route authorises, validates, and makes one RPC
+ * call on the queue's object (durable-objects/queue.ts), whose method has the route's name.
+ */
+import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
+import type { CatalogEntry } from "../../durable-objects/catalog";
+import { EXPIRES_HEADER } from "../../durable-objects/queue-consumers";
+import type { QueueStats } from "../../durable-objects/queue-types";
+import { credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
+import type { ErrorBody } from "../error-codes";
+import { ApiError, type Result, unwrap } from "../errors";
 import { newApp, validNames } from "../http";
+import { catalogStub, queueStub } from "../objects";
+import { errorResponses } from "../schemas";
+import {
+  AckBody, AckedSchema, ConfigBody, CreatedSchema, ExtendBody, ExtendedSchema, InfoSchema, ListSchema, NackBody,
+  NackedSchema, PeekQuery, PeekSchema, QueueParams, ReceiveBody, ReceivedSchema, RedriveBody, SendBody, SentSchema,
+} from "./queues-schemas";
 
 export const queues = newApp();
 queues.use("/:q/*", validNames("q"));
 queues.use("/:q", validNames("q"));
+
+const json = <S extends z.ZodType>(schema: S) => ({ content: { "application/json": { schema } } });
+const body = <S extends z.ZodType>(schema: S) => ({ body: { ...json(schema), required: true } });
+
+/** A queue route: its path, the action it needs, and the OpenAPI rest. */
+function route<R extends Omit<RouteConfig, "middleware">>(action: QueueAction, config: R, options: RequireOptions = {}) {
+  return createRoute({ ...config, middleware: [requires("queues", action, options)] as const });
+}
+
+queues.openapi(
+  route("manage", {
+    method: "get", path: "/", summary: "List queues with their stats",
+    responses: { 200: { description: "every queue", ...json(ListSchema) }, ...errorResponses(401, 403, 503) },
+  }, { list: true }),
+  async (c) => {
+    const entries = (await catalogStub(c.env).list("queues")) as CatalogEntry[];
+    const listed = await Promise.all(
+      entries.map(async (e) => {
+        const r = (await queueStub(c.env, e.name).info()) as Result<{ stats: QueueStats }>;
+        // A queue deleted while listed (or a stale Catalog entry) is simply left out.
+        return r.ok ? { name: e.name, stats: r.value.stats } : null;
+      }),
+    );
+    return c.json({ queues: listed.filter((q) => q !== null) }, 200);
+  },
+);
+
+queues.openapi(
+  route("manage", {
+    method: "put", path: "/{q}", summary: "Create a queue or change its config (fifo cannot change)",
+    request: { params: QueueParams, ...body(ConfigBody) },
+    responses: { 200: { description: "the queue", ...json(CreatedSchema) }, ...errorResponses(400, 401, 403, 409, 503) },
+  }),
+  async (c) => {
+    const { q } = c.req.valid("param");
+    const config = c.req.valid("json");
+    if (config.deadLetterQueue) demand(c, "queues", "send", config.deadLetterQueue);
+    // The location hint only matters when this call creates the object.
+    return c.json(unwrap(await queueStub(c.env, q, config.locationHint).configure(config)), 200);
+  },
+);
+
+queues.openapi(
+  route("manage", {
+    method: "get", path: "/{q}", summary: "A queue's config and stats",
+    request: { params: QueueParams },
+    responses: { 200: { description: "the queue", ...json(InfoSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).info()), 200),
+);
+
+queues.openapi(
+  route("manage", {
+    method: "delete", path: "/{q}", summary: "Delete a queue and all its messages",
+    request: { params: QueueParams },
+    responses: { 204: { description: "deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    unwrap(await queueStub(c.env, c.req.valid("param").q).delete());
+    return c.body(null, 204);
+  },
+);
+
+queues.openapi(
+  route("send", {
+    method: "post", path: "/{q}/messages", summary: "Send messages (the first send creates the queue)",
+    request: { params: QueueParams, ...body(SendBody) },
+    responses: { 201: { description: "accepted", ...json(SentSchema) }, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    const { q } = c.req.valid("param");
+    const { messages, ...one } = c.req.valid("json");
+    return c.json(unwrap(await queueStub(c.env, q).send(messages ?? [one])), 201);
+  },
+);
+
+queues.openapi(
+  route("receive", {
+    method: "post", path: "/{q}/receive", summary: "Receive messages under a lease (long-polls with wait)",
+    request: { params: QueueParams, ...body(ReceiveBody) },
+    responses: { 200: { description: "leased messages", ...json(ReceivedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).receive(c.req.valid("json"))), 200),
+);
+
+queues.openapi(
+  route("receive", {
+    method: "post", path: "/{q}/ack", summary: "Acknowledge (delete) received messages",
+    request: { params: QueueParams, ...body(AckBody) },
+    responses: { 200: { description: "acked", ...json(AckedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).ack(c.req.valid("json").receipts)), 200),
+);
+
+queues.openapi(
+  route("receive", {
+    method: "post", path: "/{q}/nack", summary: "Give received messages back, visible again after delay",
+    request: { params: QueueParams, ...body(NackBody) },
+    responses: { 200: { description: "nacked", ...json(NackedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { receipts, delay } = c.req.valid("json");
+    return c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).nack(receipts, delay ?? 0)), 200);
+  },
+);
+
+queues.openapi(
+  route("receive", {
+    method: "post", path: "/{q}/extend", summary: "Set leases to end visibilityTimeout seconds from now",
+    request: { params: QueueParams, ...body(ExtendBody) },
+    responses: { 200: { description: "extended", ...json(ExtendedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { receipts, visibilityTimeout } = c.req.valid("json");
+    return c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).extend(receipts, visibilityTimeout)), 200);
+  },
+);
+
+queues.openapi(
+  route("manage", {
+    method: "get", path: "/{q}/messages", summary: "Peek at messages in seq order without leasing them",
+    request: { params: QueueParams, query: PeekQuery },
+    responses: { 200: { description: "messages", ...json(PeekSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).peek(c.req.valid("query").limit ?? 1)), 200),
+);
+
+queues.openapi(
+  route("manage", {
+    method: "post", path: "/{q}/purge", summary: "Delete every message (config, dedup records and counters stay)",
+    request: { params: QueueParams },
+    responses: { 200: { description: "purged", ...json(z.object({ purged: z.number().int() })) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).purge()), 200),
+);
+
+queues.openapi(
+  route("manage", {
+    method: "post", path: "/{q}/redrive", summary: "Move dead letters back (default: to the queue each came from)",
+    request: { params: QueueParams, ...body(RedriveBody) },
+    responses: { 200: { description: "moved", ...json(z.object({ moved: z.number().int() })) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { q } = c.req.valid("param");
+    const { to, max } = c.req.valid("json");
+    if (to !== undefined) {
+      if (to === q) throw new ApiError("VALIDATION_FAILED", "to: cannot redrive a queue into itself", { field: "to" });
+      demand(c, "queues", "send", to);
+    }
+    return c.json(unwrap(await queueStub(c.env, q).redrive({ to, max })), 200);
+  },
+);
+
+queues.openapi(
+  createRoute({
+    method: "get", path: "/{q}/consume", summary: "WebSocket push consumer with credit flow control",
+    middleware: [requires("queues", "receive", { queryToken: true })] as const,
+    request: { params: QueueParams },
+    responses: { 101: { description: "switching to the WebSocket protocol" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
+  }),
+  async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("UPGRADE_REQUIRED", "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
+    }
+    const headers = new Headers(c.req.raw.headers);
+    const expires = credentialExpiry(c);
+    if (expires !== null) headers.set(EXPIRES_HEADER, String(expires));
+    const res = await queueStub(c.env, c.req.valid("param").q).fetch(new Request(c.req.raw, { headers }));
+    if (res.webSocket) return res;
+    // A refusal from the object (not found, socket cap) arrives in the error shape.
+    const refused = (await res.json()) as ErrorBody;
+    const retryAfter = Number(res.headers.get("retry-after") ?? "NaN");
+    throw new ApiError(refused.error.code, refused.error.message, refused.error.details, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  },
+);
