@@ -5,7 +5,7 @@
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { CatalogEntry } from "../../durable-objects/catalog";
 import { EXPIRES_HEADER } from "../../durable-objects/queue-consumers";
-import type { QueueStats } from "../../durable-objects/queue-types";
+import type { QueueSendInput, QueueStats } from "../../durable-objects/queue-types";
 import { credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
 import type { ErrorBody } from "../error-codes";
 import { ApiError, type Result, unwrap } from "../errors";
@@ -92,7 +92,9 @@ queues.openapi(
   async (c) => {
     const { q } = c.req.valid("param");
     const { messages, ...one } = c.req.valid("json");
-    return c.json(unwrap(await queueStub(c.env, q).send(messages ?? [one])), 201);
+    // SendBody's refinement guarantees every message has a body.
+    const batch = (messages ?? [one]) as QueueSendInput[];
+    return c.json(unwrap(await queueStub(c.env, q).send(batch)), 201);
   },
 );
 

@@ -1,0 +1,132 @@
+/**
+ * Spool's client for browsers, Workers and Node 22 — `fetch`, `WebSocket` and
+ * `AbortSignal` only, no dependencies.
+ *
+ *   import { Spool } from "spool/client";
+ *   const spool = new Spool({ url: "https://spool.example.com", getToken: fetchMyToken });
+ *   await spool.queue("jobs").send({ body: { task: "resize", id: 7 } });
+ *   for await (const m of spool.topic("chat").subscribe({ from: "earliest" })) show(m.body);
+ */
+import "./dispose";
+import { Credentials, type CredentialOptions } from "./auth";
+import type { ClientContext, Closable } from "./context";
+import { closedError, Http, type FetchLike, type RetryOptions } from "./http";
+import type { BatchOptions } from "./publisher";
+import { Queue } from "./queues";
+import { StatusHub, type ConnectionStatus } from "./status";
+import { Topic } from "./topics";
+import type { Health, QueueSummary, TokenRequest, TokenResult, TopicSummary } from "./types";
+
+export interface SpoolOptions extends CredentialOptions {
+  /** Base URL of the broker, e.g. `https://spool.example.com` (no `/v1`). */
+  url: string;
+  /** The `fetch` to call (default: the global one); in a Worker, a service binding's `fetch` works too. */
+  fetch?: FetchLike;
+  /** Retries of `429`/`503` (after `Retry-After`) and of network failures. */
+  retry?: RetryOptions;
+  /** Automatic batching of `topic.publish(message)`. */
+  batching?: BatchOptions;
+}
+
+export class Spool implements AsyncDisposable {
+  private readonly http: Http;
+  private readonly hub = new StatusHub();
+  private readonly streams = new Set<Closable>();
+  private readonly topicHandles = new Map<string, Topic<unknown>>();
+  private readonly ctx: ClientContext;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: SpoolOptions) {
+    const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+    this.http = new Http(options.url, new Credentials(options), fetchImpl, options.retry);
+    this.ctx = {
+      http: this.http,
+      status: this.hub,
+      track: (stream) => {
+        if (this.closing) void stream.close();
+        this.streams.add(stream);
+        return () => void this.streams.delete(stream);
+      },
+    };
+  }
+
+  /** A queue by name (nothing is sent until you call a method). */
+  queue<T = unknown>(name: string): Queue<T> {
+    return new Queue<T>(this.ctx, name);
+  }
+
+  /** A topic by name. The same handle is returned for the same name, so publishes batch together. */
+  topic<T = unknown>(name: string): Topic<T> {
+    let t = this.topicHandles.get(name);
+    if (!t) {
+      t = new Topic<unknown>(this.ctx, name, this.options.batching);
+      this.topicHandles.set(name, t);
+    }
+    return t as Topic<T>;
+  }
+
+  /** Every queue with its stats (needs `manage` on `queues/*`). */
+  async queues(): Promise<QueueSummary[]> {
+    return (await this.http.request<{ queues: QueueSummary[] }>("GET", "/v1/queues", { idempotent: true })).queues;
+  }
+
+  /** Every topic with its partition count (needs `manage` on `topics/*`). */
+  async topics(): Promise<TopicSummary[]> {
+    return (await this.http.request<{ topics: TopicSummary[] }>("GET", "/v1/topics", { idempotent: true })).topics;
+  }
+
+  /** Mints a capability token (admin key only: call this on your server, hand the token to the browser). */
+  createToken(request: TokenRequest): Promise<TokenResult> {
+    return this.http.request("POST", "/v1/tokens", { body: request });
+  }
+
+  health(): Promise<Health> {
+    return this.http.request("GET", "/health", { idempotent: true });
+  }
+
+  /** Connection states of every subscription and consumer, from now until `close()`. */
+  status(): AsyncIterableIterator<ConnectionStatus> {
+    return this.hub.iterate();
+  }
+
+  /**
+   * Sends waiting publishes, stops consumers (letting running handlers finish and ack),
+   * ends subscriptions and status iterators. Later calls fail with `ClosedError`.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.topicHandles.values()].map((t) => t.flush()));
+      await Promise.allSettled([...this.streams].map((s) => s.close()));
+      this.http.lifetime.abort(closedError());
+      this.hub.end();
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export { Queue, type SendOptions } from "./queues";
+export { Topic, type FanOut } from "./topics";
+export { Group, GroupConsumer, GROUP_POLL_WAIT_S, type GroupConsumeOptions } from "./groups";
+export { Subscription, SUBSCRIBE_BUFFER_MESSAGES, type SubscribeOptions } from "./subscribe";
+export { Consumer, CONSUME_CONCURRENCY, CONSUME_PREFETCH, DEFAULT_VISIBILITY_TIMEOUT_S, NACK_BASE_DELAY_S, NACK_MAX_DELAY_S, defaultNackDelay, type ConsumeOptions } from "./consume";
+export type { HandlerContext, MessageHandler } from "./handlers";
+export { idempotent, kvStore, MemoryStore, IDEMPOTENCY_TTL_S, MEMORY_STORE_MAX_ENTRIES, type IdempotencyStore, type IdempotentOptions, type KVNamespaceLike } from "./idempotent";
+export { PUBLISH_LINGER_MS, PUBLISH_MAX_BATCH, PUBLISH_MAX_BATCH_BYTES, type BatchOptions } from "./publisher";
+export { RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_MULTIPLIER, RECONNECT_JITTER, RECONNECT_MAX_ATTEMPTS, backoffDelay, type ReconnectOptions } from "./backoff";
+export { HEALTHY_CONNECTION_MS } from "./reconnect";
+export { RETRY_MAX_ATTEMPTS, RETRY_MAX_WAIT_MS, RETRY_DEFAULT_WAIT_MS, NETWORK_RETRY_DELAY_MS, type RetryOptions, type FetchLike } from "./http";
+export { TOKEN_REFRESH_MARGIN_MS, TOKEN_REFRESH_FRACTION, type TokenSource, type CredentialOptions } from "./auth";
+export { SSE_IDLE_TIMEOUT_MS } from "./sse";
+export type { ConnectionStatus, StreamRef } from "./status";
+export type { TransportName } from "./transports";
+export { CloseCodes } from "../durable-objects/ws-limits";
+export {
+  SpoolError, InvalidRequestError, AuthError, NotFoundError, ConflictError, ReceiptError, BackpressureError, ServerError,
+  ConnectionError, ClosedError, GapError, ERROR_FAMILIES, ErrorCodes, type ErrorCode, type ClientErrorCode,
+} from "./errors";
+export { newId } from "./ids";
+export type * from "./types";

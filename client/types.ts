@@ -1,0 +1,164 @@
+/**
+ * Every message and config shape of the public API (API.md), as the client sends and
+ * receives them. Plain types: nothing here exists at run time. Where the server has a
+ * dependency-free type for a shape (queue-types.ts, topic-types.ts, topic-groups-types.ts)
+ * it is imported type-only, so the two cannot drift and no server code reaches the bundle.
+ */
+import type { LogEntry } from "../durable-objects/topic-types";
+import type * as Q from "../durable-objects/queue-types";
+import type * as G from "../durable-objects/topic-groups-types";
+import type { ErrorCode } from "../worker/error-codes";
+
+/** Message headers: string → string, at most 32 entries. */
+export type MessageHeaders = Record<string, string>;
+
+// ---------------------------------------------------------------- queues
+
+
+/** A message to send to a queue (the server's `QueueSendInput`, typed by body). The client fills in `id` when it is omitted. */
+export type QueueMessageInput<T = unknown> = Omit<Q.QueueSendInput, "body"> & { body: T };
+
+/** `{id, seq, duplicate}`: `duplicate` is true when the id was already accepted within the dedup window (`seq` is the original). */
+export type SendResult = Q.QueueSentMessage;
+
+export interface ReceiveOptions extends Q.ReceiveOptions {
+  signal?: AbortSignal;
+}
+
+/** A leased queue message, from `receive` or a WebSocket consumer; `receipt` is absent on at-most-once queues. */
+export type QueueMessage<T = unknown> = Omit<Q.ReceivedMessage, "body"> & { body: T };
+
+/** A message as `peek` shows it, without a lease. */
+export type PeekedMessage<T = unknown> = Omit<Q.PeekedMessage, "body"> & { body: T };
+
+/** Something that identifies a delivery: its receipt, or the message carrying it. */
+export type ReceiptLike = string | { receipt?: string };
+
+export interface ReceiptFailure {
+  receipt: string;
+  code: ErrorCode;
+}
+export interface AckResult { acked: number; failed: ReceiptFailure[] }
+export interface NackResult { nacked: number; failed: ReceiptFailure[] }
+export interface ExtendResult { extended: number; failed: ReceiptFailure[] }
+
+export type QueueConfig = Q.QueueConfig;
+export type QueueStats = Q.QueueStats;
+export type QueueCreated = Q.QueueCreated;
+export type QueueInfo = Q.QueueInfo;
+export type RedriveOptions = Q.RedriveOptions;
+export interface QueueSummary { name: string; stats: QueueStats }
+
+// ---------------------------------------------------------------- topics
+
+/** A message to publish to a topic. The client fills in `id` when it is omitted. */
+export interface TopicMessageInput<T = unknown> {
+  body: T;
+  /** Picks the partition (`hash(key) mod partitions`) and is the compaction key. */
+  key?: string;
+  id?: string;
+  headers?: MessageHeaders;
+}
+
+export interface PublishResult {
+  id: string;
+  partition: number;
+  offset: number;
+  duplicate: boolean;
+}
+
+/** A message of a topic's log, as read, streamed or polled. */
+export type TopicMessage<T = unknown> = Omit<LogEntry, "body"> & { body: T };
+
+export interface ReadOptions {
+  partition?: number;
+  /** First offset to return (default: the first kept offset). */
+  from?: number;
+  /** Start at the first message at or after this time (ms epoch) instead of `from`. */
+  since?: number;
+  /** 1–1000 (100). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReadResult<T = unknown> {
+  messages: TopicMessage<T>[];
+  /** The offset to read from next. */
+  next: number;
+  /** The lowest kept offset; above a requested `from` it means offsets were removed. */
+  first: number;
+}
+
+export interface TopicConfig {
+  partitions: number;
+  retention: number;
+  retentionBytes: number;
+  maxMessageBytes: number;
+  deduplicationWindow: number;
+  compaction: boolean;
+  locationHint?: string;
+}
+
+export interface PartitionInfo { partition: number; first: number; next: number; bytes: number; subscribers: number }
+export interface TopicCreated { name: string; config: TopicConfig; createdAt: number }
+export interface TopicInfo { name: string; config: TopicConfig; partitions: PartitionInfo[]; groups: { name: string; lag: number }[] }
+export interface TopicSummary { name: string; partitions: number }
+
+/** Offsets `from` … `to - 1` of `partition` were removed before the stream reached them. */
+export interface Gap { partition: number; from: number; to: number }
+
+/** Where a live subscription starts. */
+export type StartPosition = "latest" | "earliest" | number;
+
+// ---------------------------------------------------------------- consumer groups
+
+/** Group config as set by `configure` (every field optional; the server's `GroupConfig`). */
+export type GroupConfig = Partial<G.GroupConfig>;
+
+export interface GroupCreated { name: string; config: G.GroupConfig }
+
+export interface PollOptions {
+  max?: number;
+  /** Long-poll seconds, 0–20 (0). */
+  wait?: number;
+  partition?: number;
+  visibilityTimeout?: number;
+  signal?: AbortSignal;
+}
+
+/** A message leased to one member of a consumer group. */
+export type GroupMessage<T = unknown> = TopicMessage<T> & { receipt: string; attempts: number };
+
+export interface SeekOptions {
+  to?: number | "earliest" | "latest";
+  since?: number;
+  partition?: number;
+}
+
+export interface GroupStatus {
+  partitions: G.GroupPartitionStatus[];
+}
+
+// ---------------------------------------------------------------- fan-out subscriptions
+
+export type SubscriptionFilter = Record<string, string>;
+export type SubscriptionConfig =
+  | { queue: string; filter?: SubscriptionFilter }
+  | { url: string; secret?: string; filter?: SubscriptionFilter; maxAttempts?: number; deadLetterQueue?: string };
+export type SubscriptionStatus = SubscriptionConfig & { lag?: number; lastError?: string | null; [field: string]: unknown };
+
+// ---------------------------------------------------------------- tokens and meta
+
+export type QueueAction = "send" | "receive" | "manage";
+export type TopicAction = "publish" | "subscribe" | "consume" | "manage";
+/** `{"topics/chat.*": ["publish", "subscribe"], "queues/jobs": ["send"]}` */
+export type Capabilities = Record<string, (QueueAction | TopicAction)[]>;
+
+export interface TokenRequest {
+  /** Seconds, 1–86400. */
+  ttl: number;
+  capabilities: Capabilities;
+}
+export interface TokenResult { token: string; expiresAt: number }
+
+export interface Health { ok: true; version: string }
