@@ -14,7 +14,7 @@
 import type { ReconnectOptions } from "./backoff";
 import { seg, type ClientContext } from "./context";
 import { errorFromFrame, ReceiptError, type SpoolError } from "./errors";
-import { HandlerPool, invoke, type MessageHandler } from "./handlers";
+import { ConsumerBase, HandlerPool, invoke, type MessageHandler } from "./handlers";
 import { Outbox } from "./outbox";
 import { connectionLoop, HEALTHY_CONNECTION_MS, type Session } from "./reconnect";
 import { openSocket, type Frame } from "./socket";
@@ -65,11 +65,8 @@ interface Delivery<T> {
 /** Only leased messages can be handed back; at-most-once ones are already deleted, so they still run. */
 const leased = <T>(d: Delivery<T>): boolean => d.message.receipt !== undefined;
 
-export class Consumer<T = unknown> implements AsyncDisposable {
-  /** Resolves when the consumer has stopped: undefined after `stop()`, or the error that ended it. */
+export class Consumer<T = unknown> extends ConsumerBase {
   readonly closed: Promise<Error | undefined>;
-  /** Messages whose handler resolved, and whose handler threw. */
-  readonly counts = { processed: 0, failed: 0 };
 
   private readonly stopSignal = new AbortController();
   private readonly pool: HandlerPool<Delivery<T>>;
@@ -78,10 +75,10 @@ export class Consumer<T = unknown> implements AsyncDisposable {
   private readonly ref: StreamRef;
   private outbox: Outbox | undefined;
   private closeSocket: (() => void) | undefined;
-  private stopping: Promise<void> | undefined;
   private readonly untrack: () => void;
 
   constructor(private readonly ctx: ClientContext, private readonly queue: string, private readonly handler: MessageHandler<QueueMessage<T>>, private readonly options: ConsumeOptions<T> = {}) {
+    super();
     const concurrency = Math.min(MAX_CREDIT, Math.max(1, options.concurrency ?? CONSUME_CONCURRENCY));
     this.prefetch = Math.min(MAX_CREDIT, Math.max(concurrency, options.prefetch ?? CONSUME_PREFETCH));
     this.lease = options.visibilityTimeout ?? DEFAULT_VISIBILITY_TIMEOUT_S;
@@ -104,29 +101,15 @@ export class Consumer<T = unknown> implements AsyncDisposable {
     });
   }
 
-  /**
-   * Stops taking messages, lets running handlers finish (their acks are sent), hands the
-   * ones not started back to the queue, and closes the connection.
-   */
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.outbox?.sendNow({ type: "credit", n: 0 });
-      this.nackAll(this.pool.drain(leased));
-      await this.pool.idle();
-      await new Promise((r) => setTimeout(r, 0)); // let the last acks leave
-      this.stopSignal.abort();
-      this.closeSocket?.();
-      await this.closed;
-    })();
-    return this.stopping;
-  }
-
-  close(): Promise<void> {
-    return this.stop();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+  /** Asks for no more, hands back what was not started, lets running handlers finish and ack, closes. */
+  protected async shutdown(): Promise<void> {
+    this.outbox?.sendNow({ type: "credit", n: 0 });
+    this.nackAll(this.pool.drain(leased));
+    await this.pool.idle();
+    await new Promise((r) => setTimeout(r, 0)); // let the last acks leave
+    this.stopSignal.abort();
+    this.closeSocket?.();
+    await this.closed;
   }
 
   private async session(opened: () => void): Promise<Session> {
@@ -146,7 +129,7 @@ export class Consumer<T = unknown> implements AsyncDisposable {
             else delivery.outbox.extend(receipt, this.lease);
           }, (this.lease * 1000) / 2);
         }
-        if (this.stopping && receipt !== undefined) this.nackAll([delivery]);
+        if (this.isStopping && receipt !== undefined) this.nackAll([delivery]);
         else this.pool.add(delivery);
       } else if (frame.type === "result") {
         this.onResult(frame);
@@ -158,7 +141,7 @@ export class Consumer<T = unknown> implements AsyncDisposable {
     outbox = new Outbox(socket);
     this.outbox = outbox;
     this.closeSocket = () => socket.close(1000, "consumer stopped");
-    outbox.sendNow({ type: "credit", n: this.stopping ? 0 : this.prefetch });
+    outbox.sendNow({ type: "credit", n: this.isStopping ? 0 : this.prefetch });
     const openedAt = Date.now();
     opened();
     const info = await socket.closed;
@@ -183,7 +166,7 @@ export class Consumer<T = unknown> implements AsyncDisposable {
       clearInterval(d.extender);
       // At-most-once: each push used up a unit of credit (nothing stays unacked), so grant
       // the window again minus what is still held here.
-      if (receipt === undefined && !d.signal.aborted && !this.stopping) d.outbox.credit(Math.max(0, this.prefetch - this.pool.pending - this.pool.active + 1));
+      if (receipt === undefined && !d.signal.aborted && !this.isStopping) d.outbox.credit(Math.max(0, this.prefetch - this.pool.pending - this.pool.active + 1));
     }
   }
 

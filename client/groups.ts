@@ -8,7 +8,7 @@
 import { backoffDelay, RECONNECT_MAX_ATTEMPTS, sleep, type ReconnectOptions } from "./backoff";
 import { seg, type ClientContext } from "./context";
 import { ConnectionError, isTerminal } from "./errors";
-import { HandlerPool, invoke, type MessageHandler } from "./handlers";
+import { ConsumerBase, HandlerPool, invoke, type MessageHandler } from "./handlers";
 import type { StreamRef } from "./status";
 import type { AckResult, GroupConfig, GroupCreated, GroupMessage, GroupStatus, PollOptions, ReceiptLike, SeekOptions } from "./types";
 
@@ -69,16 +69,15 @@ export class Group<T = unknown> {
   }
 }
 
-export class GroupConsumer<T = unknown> implements AsyncDisposable {
+export class GroupConsumer<T = unknown> extends ConsumerBase {
   readonly closed: Promise<Error | undefined>;
-  readonly counts = { processed: 0, failed: 0 };
   private readonly stopSignal = new AbortController();
   private readonly pool: HandlerPool<GroupMessage<T>>;
   private readonly concurrency: number;
   private readonly ref: StreamRef;
-  private stopping: Promise<void> | undefined;
 
   constructor(private readonly ctx: ClientContext, private readonly group: Group<T>, private readonly handler: MessageHandler<GroupMessage<T>>, private readonly options: GroupConsumeOptions<T>) {
+    super();
     this.concurrency = Math.max(1, options.concurrency ?? 1);
     this.pool = new HandlerPool(this.concurrency, (m) => this.handle(m));
     this.ref = { kind: "group", name: group.topic, group: group.name, transport: "http" };
@@ -94,20 +93,9 @@ export class GroupConsumer<T = unknown> implements AsyncDisposable {
   }
 
   /** Stops polling and waits for running handlers (and their acks). */
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.stopSignal.abort();
-      await this.closed;
-    })();
-    return this.stopping;
-  }
-
-  close(): Promise<void> {
-    return this.stop();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+  protected async shutdown(): Promise<void> {
+    this.stopSignal.abort();
+    await this.closed;
   }
 
   private async loop(): Promise<Error | undefined> {

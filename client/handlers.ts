@@ -74,3 +74,33 @@ export class HandlerPool<M> {
 export async function invoke<M>(handler: MessageHandler<M>, message: M, context: HandlerContext): Promise<void> {
   await handler(message, context);
 }
+
+/** What queue consumers and group consumers share: counts, and a stop that runs once. */
+export abstract class ConsumerBase implements AsyncDisposable {
+  /** Resolves when the consumer has stopped: undefined after `stop()`, or the error that ended it. */
+  abstract readonly closed: Promise<Error | undefined>;
+  /** Messages whose handler resolved, and whose handler threw. */
+  readonly counts = { processed: 0, failed: 0 };
+  private stopping: Promise<void> | undefined;
+
+  /** The graceful shutdown; called once, by the first `stop()`. */
+  protected abstract shutdown(): Promise<void>;
+
+  protected get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Stops taking messages, lets running handlers finish (and ack), then disconnects. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

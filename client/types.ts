@@ -1,13 +1,14 @@
 /**
  * Every message and config shape of the public API (API.md), as the client sends and
- * receives them. Plain types: nothing here exists at run time. Where the server has a
- * dependency-free type for a shape (queue-types.ts, topic-types.ts, topic-groups-types.ts)
- * it is imported type-only, so the two cannot drift and no server code reaches the bundle.
+ * receives them. Plain types: nothing here exists at run time. Where the server has a type
+ * for a shape (queue-types.ts, topic-types.ts, topic-groups-types.ts, topic-config.ts) it
+ * is imported type-only, so the two cannot drift and no server code reaches the bundle.
  */
 import type { LogEntry } from "../durable-objects/topic-types";
 import type * as Q from "../durable-objects/queue-types";
 import type * as G from "../durable-objects/topic-groups-types";
 import type { ErrorCode } from "../worker/error-codes";
+import type { TopicConfig as ServerTopicConfig } from "../worker/topic-config";
 
 /** Message headers: string → string, at most 32 entries. */
 export type MessageHeaders = Record<string, string>;
@@ -89,15 +90,8 @@ export interface ReadResult<T = unknown> {
   first: number;
 }
 
-export interface TopicConfig {
-  partitions: number;
-  retention: number;
-  retentionBytes: number;
-  maxMessageBytes: number;
-  deduplicationWindow: number;
-  compaction: boolean;
-  locationHint?: string;
-}
+/** A topic's config (the server's own type). */
+export type TopicConfig = ServerTopicConfig;
 
 export interface PartitionInfo { partition: number; first: number; next: number; bytes: number; subscribers: number }
 export interface TopicCreated { name: string; config: TopicConfig; createdAt: number }
