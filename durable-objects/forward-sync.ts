@@ -9,7 +9,11 @@ import type { Env } from "../worker/env";
 import { partitionStub } from "../worker/objects";
 import type { TopicInfo } from "../worker/topic-config";
 
-/** Copies the home's subscriptions into partitions `from … partitions-1` of `info`. Idempotent. */
+/**
+ * Copies the home's subscriptions into partitions `from … partitions-1` of `info` where they
+ * are missing (ones already there are left alone), so it is safe to run on every topic PUT:
+ * a PUT that grew the topic and failed half-way is finished by the next one.
+ */
 export async function copySubscriptions(env: Env, info: TopicInfo, from: number): Promise<void> {
   const subs = await partitionStub(env, info.name, 0).subscriptionConfigs();
   if (subs.length === 0) return;
@@ -18,7 +22,7 @@ export async function copySubscriptions(env: Env, info: TopicInfo, from: number)
     const stub = partitionStub(env, info.name, p);
     for (const sub of subs) {
       calls.push(stub.putSubscription({
-        name: sub.name, partition: p, config: sub.config, secret: sub.secret ?? undefined, createdAt: sub.createdAt, start: "created",
+        name: sub.name, partition: p, config: sub.config, secret: sub.secret ?? undefined, createdAt: sub.createdAt, start: "created", onlyIfMissing: true,
       }, info).then(unwrap));
     }
   }

@@ -78,6 +78,8 @@ export interface PutSubscriptionInput {
    * added or repaired later: the first offset published at or after `createdAt`).
    */
   start: "next" | "created";
+  /** Leave an existing subscription untouched (copying into partitions that may have it). */
+  onlyIfMissing?: boolean;
 }
 
 /** A subscription as copied between partitions (includes the secret: internal only). */

@@ -90,6 +90,8 @@ export class Forwarder implements PartitionModule {
 
   put(input: PutSubscriptionInput): Result<PartitionSubscription> {
     if (!this.log.exists()) return notFound(`topic '${input.config.topic}' does not exist`);
+    const existing = input.onlyIfMissing ? this.store.get(input.name) : null;
+    if (existing) return { ok: true, value: describe(existing, this.log.next()) };
     const start = input.start === "created" ? this.log.offsetAtTime(input.createdAt) : this.log.next();
     const row = this.ctx.storage.transactionSync(() => this.store.put(input, start));
     return { ok: true, value: describe(row, this.log.next()) };

@@ -15,6 +15,7 @@ import { catalogStub, partitionStub } from "../worker/objects";
 import {
   DEFAULT_TOPIC_CONFIG, mergeConfig, sameConfig, sameStamp, type TopicConfigPatch, type TopicInfo,
 } from "../worker/topic-config";
+import { copySubscriptions } from "./forward-sync";
 import type { TopicLog } from "./topic-log";
 
 /** What these functions need of the partition object. */
@@ -92,6 +93,8 @@ export async function configureTopic(
   }
   if (mode === "put" || created) {
     await propagate(pc.env, info);
+    // Subscriptions reach partitions added by a growth (forward-sync.ts; no-op otherwise).
+    if (!created) await copySubscriptions(pc.env, info, 1);
     await catalogStub(pc.env).register("topics", topic, info.createdAt, { partitions: info.config.partitions });
   }
   return { ok: true, value: info };

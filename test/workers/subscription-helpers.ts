@@ -8,7 +8,9 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { TopicPartition } from "../../durable-objects/topic";
 import type { ForwarderTestHooks } from "../../durable-objects/topic-forward";
-import { partitionStub } from "../../worker/objects";
+import type { PeekedMessage } from "../../durable-objects/queue-types";
+import type { Result } from "../../worker/errors";
+import { partitionStub, queueStub } from "../../worker/objects";
 import { callJson } from "./helpers";
 
 export interface Published { id: string; partition: number; offset: number; duplicate: boolean }
@@ -36,11 +38,12 @@ export async function subscriptionStatus(topic: string, sub: string): Promise<an
   return res.body;
 }
 
-/** Every message in a queue, in `seq` order, without leasing them. */
-export async function peekQueue(queue: string): Promise<{ id: string; seq: number; body: unknown; headers: Record<string, string>; attempts: number }[]> {
-  const res = await callJson("GET", `/v1/queues/${queue}/messages?limit=1000`);
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.messages;
+/** Every message in a queue, in `seq` order, without leasing them (RPC: the route caps `limit` at 100). */
+export async function peekQueue(queue: string): Promise<PeekedMessage[]> {
+  // `body: unknown` does not survive the RPC stub's type mapping; the value is what peek returns.
+  const r = (await queueStub(env, queue).peek(1000)) as unknown as Result<{ messages: PeekedMessage[] }>;
+  if (!r.ok) throw new Error(`peek ${queue}: ${r.error.code} ${r.error.message}`);
+  return r.value.messages;
 }
 
 function stub(topic: string, partition: number): DurableObjectStub<TopicPartition> {

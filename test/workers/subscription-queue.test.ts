@@ -176,6 +176,26 @@ describe("subscriptions into queues", () => {
     expect((await peekQueue(q)).map((m) => m.id)).toEqual(["b"]);
   });
 
+  it("subscription - partitions added when the topic grows forward too, from their first message", async () => {
+    const t = uniqueName("topic");
+    const q = uniqueName("q");
+    await createTopic(t, 1);
+    await putSubscription(t, "s", { queue: q });
+    await publish(t, [{ id: "g0", body: 0 }]);
+    await createTopic(t, 3);
+    const sent = await publish(t, Array.from({ length: 30 }, (_, i) => ({ id: `g${i + 1}`, key: `key-${i}`, body: i })));
+    expect(new Set(sent.map((m) => m.partition)).size).toBe(3);
+    await drain(t, 3);
+    const arrived = (await peekQueue(q)).map((m) => m.id).sort();
+    expect(arrived).toEqual(["g0", ...sent.map((m) => m.id)].sort());
+    const status = await subscriptionStatus(t, "s");
+    expect(status.partitions.map((p: { partition: number }) => p.partition)).toEqual([0, 1, 2]);
+    expect(status).toMatchObject({ delivered: 31, lag: 0 });
+    // A repeated topic PUT leaves the subscriptions where they are.
+    await createTopic(t, 3);
+    expect(await subscriptionStatus(t, "s")).toMatchObject({ delivered: 31, lag: 0 });
+  });
+
   it("subscription - DELETE stops forwarding at once", async () => {
     const t = uniqueName("topic");
     const q = uniqueName("q");
