@@ -40,9 +40,10 @@ subscriptions.openapi(
     const { t, s } = c.req.valid("param");
     const body = c.req.valid("json");
     const target = buildTarget(c.env, t, s, body);
-    // The subscription writes into queues on the caller's behalf: it needs `send` on them too.
+    // The subscription writes into queues on the caller's behalf: a queue it names needs
+    // `send` too. The default dead-letter queue "{t}.{s}.dlq" comes with the subscription.
     if (target.type === "queue") demand(c, "queues", "send", target.queue);
-    else if (target.deadLetterQueue !== null) demand(c, "queues", "send", target.deadLetterQueue);
+    else if (body.deadLetterQueue) demand(c, "queues", "send", body.deadLetterQueue);
     // Fresh, not cached: a subscription must reach every partition the topic has now.
     const info = await requireTopic(c.env, t, { fresh: true });
     const partitions = info.config.partitions;
