@@ -63,7 +63,9 @@ export class Forwarder implements PartitionModule {
 
   /** Called after an append committed: wake caught-up subscriptions; never waits on a target. */
   onAppend(_entries: LogEntry[]): void {
-    if (this.store.wakeIdle(Date.now()) > 0) void this.hooks.scheduleAlarm();
+    if (this.store.wakeIdle(Date.now()) > 0) {
+      this.hooks.scheduleAlarm().catch((err) => console.error("forwarder: scheduling the alarm failed", err));
+    }
   }
 
   async onAlarm(_now: number): Promise<void> {
