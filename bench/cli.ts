@@ -11,6 +11,7 @@ export interface BenchOptions {
   scenarios: string[] | null;
   outDir: string;
   wrangler: boolean;
+  profile: boolean;
   seconds: number;
   warmupSeconds: number;
 }
@@ -28,6 +29,8 @@ export const HELP = `npm run bench -- [options]
   --seconds S        measured seconds per phase (default 8, quick 1.5)
   --wrangler / --no-wrangler   also measure through wrangler dev for reference
                      (default: on for full runs, off for --quick)
+  --profile          CPU-profile the server during each measured Spool phase (one run, no
+                     wrangler): bench/results/tmp/profile-*.cpuprofile and .txt summaries
   --out DIR          where latest.json/.md/.svg go (default bench/results; with --quick
                      bench/results/tmp, so a smoke run never replaces the committed figures)
 `;
@@ -46,6 +49,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       wrangler: { type: "boolean" },
       "no-wrangler": { type: "boolean" },
       out: { type: "string" },
+      profile: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -55,7 +59,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick ?? false;
-  const runs = Math.max(1, Math.min(9, Number(values.runs) || 1));
+  const runs = values.profile ? 1 : Math.max(1, Math.min(9, Number(values.runs) || 1));
   const seconds = values.seconds ? Math.max(0.5, Math.min(60, Number(values.seconds))) : quick ? 1.5 : 8;
   return {
     quick,
@@ -64,8 +68,9 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     ref: values.ref ?? null,
     adminKey: values.key ?? "bench-admin-key",
     scenarios: values.scenario ? values.scenario.split(",").map((s) => s.trim()).filter(Boolean) : null,
-    outDir: values.out ?? (quick ? join(resultsDir, "tmp") : resultsDir),
-    wrangler: values["no-wrangler"] ? false : (values.wrangler ?? (!quick && !values.url)),
+    outDir: values.out ?? (quick || values.profile ? join(resultsDir, "tmp") : resultsDir),
+    profile: values.profile ?? false,
+    wrangler: values.profile || values["no-wrangler"] ? false : (values.wrangler ?? (!quick && !values.url)),
     seconds,
     warmupSeconds: quick ? 0.3 : 1,
   };

@@ -25,6 +25,16 @@ export interface GeneratorRun<R> {
   samples: Record<string, number>;
 }
 
+/** Called around every measured phase of every generator (the profiler uses it). */
+export interface PhaseHooks {
+  onStart(phase: string): Promise<void>;
+  onEnd(phase: string): Promise<void>;
+}
+let hooks: PhaseHooks | null = null;
+export function setPhaseHooks(h: PhaseHooks | null): void {
+  hooks = h;
+}
+
 /** Starts `bench/load/<script>.ts` and waits for its result (or kills it after `budgetMs`). */
 export async function runGenerator<R>(
   script: string,
@@ -44,6 +54,7 @@ export async function runGenerator<R>(
   const windows: Record<string, CpuWindow> = {};
   const samples: Record<string, number> = {};
   const open = new Map<string, { at: number; server: CpuSnapshot; generator: CpuSnapshot }>();
+  const hookCalls: Promise<void>[] = [];
   let result: { value: R } | undefined;
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => {
@@ -60,6 +71,7 @@ export async function runGenerator<R>(
       return;
     }
     if (ev.event === "start") {
+      if (hooks) hookCalls.push(hooks.onStart(ev.phase).catch((e: Error) => log(`profile: ${e.message}`)));
       open.set(ev.phase, { at: performance.now(), server: cpuSnapshot(server.pids()), generator: cpuSnapshot([pid]) });
     } else if (ev.event === "end") {
       const begun = open.get(ev.phase);
@@ -70,6 +82,7 @@ export async function runGenerator<R>(
         serverCores: cpuSecondsBetween(begun.server, cpuSnapshot(server.pids())) / seconds,
         generatorCores: cpuSecondsBetween(begun.generator, cpuSnapshot([pid])) / seconds,
       };
+      if (hooks) hookCalls.push(hooks.onEnd(ev.phase).catch((e: Error) => log(`profile: ${e.message}`)));
     } else if (ev.event === "sample") {
       samples[ev.label] = rssBytes(server.pids());
     } else if (ev.event === "log") {
@@ -84,6 +97,7 @@ export async function runGenerator<R>(
   const timer = setTimeout(() => child.kill("SIGKILL"), budgetMs);
   const code = await closed;
   clearTimeout(timer);
+  await Promise.all(hookCalls);
   if (!result) {
     const why = stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? stderr.trim().split("\n").pop() ?? "";
     throw new Error(`generator ${script} ended (code ${code}) without a result: ${why}`);

@@ -9,9 +9,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseOptions, type BenchOptions } from "./cli.ts";
 import { loadAverage, processNames } from "./procstat.ts";
-import { externalServer, startMiniflare, startWranglerDev, ROOT, type BenchServer } from "./server.ts";
+import { externalServer, startMiniflare, startWranglerDev, INSPECTOR_TARGET, ROOT, type BenchServer } from "./server.ts";
 import { summarise, type RowSummary } from "./summary.ts";
 import { GROUPS } from "./scenarios/index.ts";
+import { setPhaseHooks } from "./generator.ts";
+import { Profiler, summariseProfile, writeProfile } from "./profile.ts";
+import { freePort } from "../test/e2e/server.ts";
 import type { Group, Row, RunOutcome } from "./scenarios/types.ts";
 import { markdownReport } from "./report/markdown.ts";
 import { svgChart } from "./report/svg.ts";
@@ -40,11 +43,32 @@ function selected(group: Group): Row[] {
   return group.rows.filter((r) => opts.scenarios!.includes(r.id));
 }
 
+let currentGroup = "";
 let loadMax = 0;
 function noteLoad(): number[] {
   const l = loadAverage();
   loadMax = Math.max(loadMax, l[0]);
   return l;
+}
+
+/** --profile: a CPU profile of the server for every measured Spool phase. */
+async function attachProfiler(port: number): Promise<void> {
+  const profiler = await Profiler.connect(port, INSPECTOR_TARGET);
+  const profiled = (phase: string) => phase === "spool" || phase.startsWith("depth-");
+  let n = 0;
+  setPhaseHooks({
+    onStart: async (phase) => {
+      if (profiled(phase)) await profiler.start();
+    },
+    onEnd: async (phase) => {
+      if (!profiled(phase)) return;
+      const profile = await profiler.stop();
+      const path = join(workDir, `profile-${++n}-${currentGroup}-${phase}`);
+      const summary = summariseProfile(profile, join(workDir, "worker.mjs"));
+      writeProfile(path, profile, summary);
+      log(`profile: ${path}.txt\n${summary.split("\n").slice(0, 18).join("\n")}`);
+    },
+  });
 }
 
 async function measure(server: BenchServer, options: BenchOptions, groups: Group[], runs: number): Promise<RowSummary[]> {
@@ -56,6 +80,7 @@ async function measure(server: BenchServer, options: BenchOptions, groups: Group
       const rows = selected(group);
       if (rows.length === 0) continue;
       for (const row of rows) rowsById.set(row.id, row);
+      currentGroup = group.id;
       log(`run ${run + 1}/${runs}: ${group.id} (${rows.map((r) => r.id).join(", ")}), load ${noteLoad()[0]}`);
       const ctx = {
         server,
@@ -90,7 +115,10 @@ async function measure(server: BenchServer, options: BenchOptions, groups: Group
 
 const loadBefore = noteLoad();
 const groups = GROUPS;
-const server = opts.url ? externalServer(opts.url, opts.adminKey) : await startMiniflare(join(ROOT, "bench/results/tmp"), opts.ref);
+const workDir = join(ROOT, "bench/results/tmp");
+const inspectorPort = opts.profile ? await freePort() : undefined;
+const server = opts.url ? externalServer(opts.url, opts.adminKey) : await startMiniflare(workDir, opts.ref, inspectorPort);
+if (inspectorPort) await attachProfiler(inspectorPort);
 const processes = processNames(server.pids());
 log(`server: ${server.kind} at ${server.url} (${processes.join(", ") || "processes not visible"})`);
 let rows: RowSummary[];
@@ -101,9 +129,9 @@ try {
 }
 
 let wranglerRows: RowSummary[] | null = null;
-if (opts.wrangler) {
+if (opts.wrangler && !opts.url) {
   log("reference: the HTTP scenarios through wrangler dev (proxy + local tracing)");
-  const dev = await startWranglerDev();
+  const dev = await startWranglerDev(workDir);
   try {
     const refGroups = groups.filter((g) => g.id === "noop" || g.id === "publish");
     wranglerRows = await measure(dev, { ...opts, scenarios: ["noop", "publish-1"] }, refGroups, 1);

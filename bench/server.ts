@@ -6,7 +6,7 @@
  * so SQLite commits hit the disk as they do in development.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build, stop as stopEsbuild } from "esbuild";
@@ -16,7 +16,9 @@ import { listeningPid, processGroupOf, processNames, processTree } from "./procs
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const BENCH_ADMIN_KEY = "bench-admin-key";
-const WORKER_NAME = "spool-bench";
+export const WORKER_NAME = "spool-bench";
+/** The inspector target of the user Worker under Miniflare. */
+export const INSPECTOR_TARGET = `core:user:${WORKER_NAME}`;
 const VARS = {
   SPOOL_ADMIN_KEY: BENCH_ADMIN_KEY,
   SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123",
@@ -60,7 +62,7 @@ export async function bundleWorker(outDir: string, sourceRoot = ROOT): Promise<s
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["browser", "module", "main"],
     external: ["node:*", "cloudflare:*"],
-    sourcemap: false,
+    sourcemap: "external", // worker.mjs.map: lets --profile name Spool's files and lines
     minify: false,
     logLevel: "warning",
   });
@@ -69,7 +71,7 @@ export async function bundleWorker(outDir: string, sourceRoot = ROOT): Promise<s
 }
 
 /** Runs the bench Worker under Miniflare; `ref` bundles Spool as of that git ref instead of the working tree. */
-export async function startMiniflare(workDir: string, ref: string | null = null): Promise<BenchServer> {
+export async function startMiniflare(workDir: string, ref: string | null = null, inspectorPort?: number): Promise<BenchServer> {
   mkdirSync(workDir, { recursive: true });
   const sources = ref ? exportSources(ref) : ROOT;
   const scriptPath = await bundleWorker(workDir, sources);
@@ -78,6 +80,8 @@ export async function startMiniflare(workDir: string, ref: string | null = null)
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: 0,
+    // Only with --profile: an attached inspector costs a little even when idle.
+    ...(inspectorPort ? { inspectorPort, inspectorHost: "127.0.0.1" } : {}),
     log: new Log(LogLevel.WARN),
     cf: false,
     resourcePersistencePath: persistTo,
@@ -113,8 +117,17 @@ export async function startMiniflare(workDir: string, ref: string | null = null)
   };
 }
 
-export async function startWranglerDev(): Promise<BenchServer> {
-  const server = await startServer({ config: join(ROOT, "bench/wrangler.bench.toml"), vars: VARS });
+/**
+ * Runs the bundle Miniflare ran (`<workDir>/worker.mjs`) through `wrangler dev`, from a
+ * config generated beside it (bench/wrangler.bench.toml with `main` pointing at the bundle
+ * and `no_bundle`), so the reference figures are of exactly the same code.
+ */
+export async function startWranglerDev(workDir: string): Promise<BenchServer> {
+  const toml = readFileSync(join(ROOT, "bench/wrangler.bench.toml"), "utf8")
+    .replace(/^main = .*$/m, 'main = "worker.mjs"\nno_bundle = true');
+  const config = join(workDir, "wrangler.generated.toml");
+  writeFileSync(config, toml);
+  const server = await startServer({ config, vars: VARS });
   const root = listeningPid(server.port);
   return {
     kind: "wrangler-dev",

@@ -8,7 +8,13 @@ import { sampleMessage } from "../load/common.ts";
 import type { HttpPhase, HttpPhaseResult } from "../load/http.ts";
 import type { Group, Row, RunContext, RunOutcome } from "./types.ts";
 
-const CONNECTIONS: Record<number, number> = { 1: 32, 100: 8, 1000: 4 };
+/** Messages per request and connections of each publish row. */
+const SHAPE: Record<string, { n: number; connections: number }> = {
+  "publish-1": { n: 1, connections: 32 },
+  "publish-1-serial": { n: 1, connections: 1 },
+  "publish-100": { n: 100, connections: 8 },
+  "publish-1000": { n: 1000, connections: 4 },
+};
 
 export const httpCeiling: Group = {
   id: "noop",
@@ -31,6 +37,10 @@ const publishRows: Row[] = [
     target: { ratio: 1, text: ">= 100% of baseline (group commit)" },
   },
   {
+    id: "publish-1-serial", title: "Publish, 1 msg/request, 1 connection (latency)", unit: "msgs/s", better: "higher",
+    baseline: "route -> DO RPC doing one INSERT",
+  },
+  {
     id: "publish-100", title: "Publish, 100 msgs/request, 8 connections", unit: "msgs/s", better: "higher",
     baseline: "same rows inserted in one transaction, no API",
     target: { ratio: 0.6, text: ">= 60% of baseline" },
@@ -49,12 +59,12 @@ export const publish: Group = {
   async run(ctx, rows) {
     const out: Record<string, RunOutcome> = {};
     for (const row of rows) {
-      const n = Number(row.id.split("-")[1]);
-      const topic = ctx.name(`pub${n}`);
+      const { n, connections } = SHAPE[row.id]!;
+      const topic = ctx.name(row.id);
       const body = n === 1
         ? JSON.stringify(sampleMessage(0))
         : JSON.stringify({ messages: Array.from({ length: n }, (_, i) => sampleMessage(i)) });
-      const common = { method: "POST" as const, body, connections: CONNECTIONS[n]!, messagesPerRequest: n };
+      const common = { method: "POST" as const, body, connections, messagesPerRequest: n };
       const spool: HttpPhase = {
         ...common, phase: "spool", path: `/v1/topics/${topic}/messages`,
         setup: [{ method: "PUT", path: `/v1/topics/${topic}`, body: { partitions: 1 } }],
