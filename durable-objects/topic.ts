@@ -22,7 +22,11 @@ import type { TopicConfigPatch, TopicInfo } from "../worker/topic-config";
 import { CloseCodes } from "./ws-limits";
 import type { LogEntry, PartitionModule, PartitionReporter } from "./topic-types";
 import type { PartitionSubscription, PutSubscriptionInput, StoredSubscription } from "./forward-types";
-import type { Result } from "../worker/errors";
+import type { ErrorValue, Result } from "../worker/errors";
+import type { GroupCreated } from "./topic-groups";
+import type {
+  GroupAckResult, GroupConfig, GroupConfigPatch, GroupPartitionStatus, PollInput, PolledMessage, SeekTarget,
+} from "./topic-groups-types";
 
 export class TopicPartition extends DurableObject<Env> {
   readonly log: TopicLog;
@@ -114,6 +118,7 @@ export class TopicPartition extends DurableObject<Env> {
 
   /** Deletes everything this object stores, for every module, and closes its sockets. */
   private async wipeObject(): Promise<void> {
+    this.live.reset();
     for (const ws of this.ctx.getWebSockets()) {
       try {
         ws.close(CloseCodes.GONE, "topic deleted");
@@ -127,6 +132,42 @@ export class TopicPartition extends DurableObject<Env> {
   }
 
   // ---- RPC: consumer groups (topics part 2) ----
+  // Thin delegations to ConsumerGroups. Each carries the caller's TopicInfo like the log's
+  // calls; a stale copy answers CONFLICT with `details.stale` and the Worker repeats.
+
+  async putGroup(info: TopicInfo, partition: number, name: string, patch: GroupConfigPatch, defaults: GroupConfig): Promise<Result<GroupCreated>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.put(info.name, name, patch, defaults);
+  }
+
+  async groupConfig(info: TopicInfo, partition: number, name: string, createWith: GroupConfig | null): Promise<Result<GroupConfig>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.config(info.name, name, createWith);
+  }
+
+  async pollGroup(info: TopicInfo, partition: number, input: PollInput): Promise<Result<PolledMessage[]>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.poll(input);
+  }
+
+  /** Long-poll helper: true once the group has something to deliver here, false after `ms`. */
+  async waitForGroupWork(name: string, ms: number): Promise<boolean> {
+    return this.groups.waitForWork(name, ms);
+  }
+
+  async ackGroup(info: TopicInfo, partition: number, name: string, receipts: string[]): Promise<Result<GroupAckResult>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.ack(name, receipts);
+  }
+
+  async seekGroup(info: TopicInfo, partition: number, name: string, target: SeekTarget, createWith: GroupConfig | null): Promise<Result<GroupPartitionStatus>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.seek(info.name, name, partition, target, createWith);
+  }
+
+  async groupStatus(info: TopicInfo, partition: number, name: string, fallback: GroupConfig | null): Promise<Result<GroupPartitionStatus | null>> {
+    return (await this.staleFor(info, partition)) ?? this.groups.status(name, partition, fallback);
+  }
+
+  private async staleFor(info: TopicInfo, partition: number): Promise<{ ok: false; error: ErrorValue } | null> {
+    if (await reconcile(this.logContext(), info.name, partition, info)) return null;
+    return { ok: false, error: { code: "CONFLICT", message: "the topic's config changed during the request; repeat it", details: { stale: true } } };
+  }
 
   // ---- RPC: subscriptions (fan-out) ----
 

@@ -1,4 +1,87 @@
-/** /v1/topics: live WebSocket (/subscribe) and SSE (/events) routes. (Topics part 2.) */
-import { newApp } from "../http";
+/**
+ * /v1/topics: live subscriptions, over WebSocket (`/subscribe`) and Server-Sent Events
+ * (`/events`). The route authenticates (a token may come as `?token=`), checks the topic
+ * and partition, and forwards a request it builds itself to the partition object, so a
+ * client cannot smuggle in the internal headers that say what its credential may do.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { LIVE_HEADERS } from "../../durable-objects/topic-live";
+import { credentialExpiry, may, requires } from "../auth";
+import type { Env } from "../env";
+import { ApiError } from "../errors";
+import { newApp, validNames } from "../http";
+import { partitionStub } from "../objects";
+import { errorResponses } from "../schemas";
+import { checkPartition, requireTopic } from "../topic-directory";
 
 export const topicLive = newApp();
+topicLive.use("/:t/subscribe", validNames("t"));
+topicLive.use("/:t/events", validNames("t"));
+
+const Params = z.object({ t: z.string().openapi({ example: "chat" }) });
+
+const LiveQuery = z.object({
+  partition: z.string().regex(/^\d{1,2}$/, "must be an integer from 0 to partitions-1").transform(Number).optional()
+    .openapi({ type: "integer", description: "0 … partitions-1 (0)" }),
+  from: z.string().regex(/^(latest|earliest|\d{1,15})$/, "must be 'latest', 'earliest' or an offset").optional()
+    .openapi({ description: "latest (default), earliest, or an offset; below the first kept offset the stream starts with a gap" }),
+  token: z.string().optional().openapi({ description: "a capability token, for clients that cannot set headers" }),
+});
+
+type LiveQuery = z.infer<typeof LiveQuery>;
+
+/** The request the partition object gets: only what the route decided, nothing of the client's. */
+async function forward(env: Env, t: string, q: LiveQuery, kind: "subscribe" | "events", headers: Record<string, string>): Promise<Response> {
+  const partition = q.partition ?? 0;
+  const info = await checkPartition(env, await requireTopic(env, t), partition);
+  const url = new URL(`https://partition.internal/${kind}`);
+  url.searchParams.set("topic", t);
+  url.searchParams.set("partition", String(partition));
+  url.searchParams.set("from", q.from ?? "latest");
+  return partitionStub(env, t, partition, info.config.locationHint ?? undefined).fetch(new Request(url, { headers }));
+}
+
+topicLive.openapi(
+  createRoute({
+    method: "get", path: "/{t}/subscribe",
+    summary: "Live subscription over WebSocket: history from `from`, then live messages, in offset order",
+    description: "Frames: server → client `message`, `gap`, `error`, `published`; client → server `ack` ({offset}) and `publish` ({messages}). " +
+      "A client that never acks is closed with 4000 and {resumeFrom} once 1000 messages or 1 MiB are unconfirmed.",
+    middleware: [requires("topics", "subscribe", { queryToken: true })],
+    request: { params: Params, query: LiveQuery },
+    responses: { 101: { description: "switching protocols" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
+  }),
+  async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError("UPGRADE_REQUIRED", "this endpoint speaks WebSocket: send 'Upgrade: websocket'");
+    }
+    const expiresAt = credentialExpiry(c);
+    return forward(c.env, c.req.valid("param").t, c.req.valid("query"), "subscribe", {
+      upgrade: "websocket",
+      [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0",
+      ...(expiresAt !== null ? { [LIVE_HEADERS.expiresAt]: String(expiresAt) } : {}),
+    });
+  },
+);
+
+topicLive.openapi(
+  createRoute({
+    method: "get", path: "/{t}/events",
+    summary: "Live subscription as Server-Sent Events; each event's id is its offset",
+    description: "A `Last-Event-ID` header resumes after that offset and wins over `from`. Idle streams carry comment heartbeats; " +
+      "a stream ends after a bounded lifetime and EventSource reconnects with Last-Event-ID.",
+    middleware: [requires("topics", "subscribe", { queryToken: true })],
+    request: { params: Params, query: LiveQuery },
+    responses: {
+      200: { description: "an event stream", content: { "text/event-stream": { schema: z.string() } } },
+      ...errorResponses(400, 401, 403, 404, 503),
+    },
+  }),
+  async (c) => {
+    const lastId = c.req.header("last-event-id")?.trim();
+    if (lastId !== undefined && lastId !== "" && !/^\d{1,15}$/.test(lastId)) {
+      throw new ApiError("VALIDATION_FAILED", "Last-Event-ID: must be an offset", { field: "Last-Event-ID" });
+    }
+    return forward(c.env, c.req.valid("param").t, c.req.valid("query"), "events", lastId ? { "last-event-id": lastId } : {});
+  },
+);
