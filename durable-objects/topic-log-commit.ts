@@ -7,7 +7,8 @@
  * the commit that holds its messages. Each request in a commit is still judged on its
  * own (stale config, partition full): a rejected request writes nothing, the others go on.
  * Inserts are set-based (`json_each` over one bound array), so a 1,000-message batch is a
- * handful of statements, and dedup is one indexed lookup for the whole commit.
+ * handful of statements, and dedup is one indexed lookup for the whole commit (only for
+ * producer-chosen ids: a server-assigned id cannot have been seen before).
  */
 import type { ErrorValue, Result } from "../worker/errors";
 import { sameStamp, type ConfigStamp, type TopicConfig } from "../worker/topic-config";
@@ -104,7 +105,8 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
     }
     const answers: AppendedMessage[] = [];
     for (const m of req.messages) {
-      const original = window > 0 ? known.get(m.id) : undefined;
+      const deduped = window > 0 && m.assigned !== true;
+      const original = deduped ? known.get(m.id) : undefined;
       if (original !== undefined) {
         answers.push({ offset: original, duplicate: true });
         continue;
@@ -116,7 +118,7 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
         partition: state.partition, offset, id: m.id, key: m.key, body: JSON.parse(m.body) as unknown,
         headers: m.headers ? (JSON.parse(m.headers) as Record<string, string>) : {}, timestamp: ts,
       });
-      if (window > 0) {
+      if (deduped) {
         known.set(m.id, offset);
         out.dedup.push([m.id, offset]);
       }
@@ -179,7 +181,7 @@ function fullError(state: LogState, incoming: number): ErrorValue | null {
 
 function lookupDedup(sql: SqlStorage, requests: AppendRequest[], now: number): Map<string, number> {
   const ids: string[] = [];
-  for (const r of requests) for (const m of r.messages) ids.push(m.id);
+  for (const r of requests) for (const m of r.messages) if (m.assigned !== true) ids.push(m.id);
   const found = new Map<string, number>();
   if (ids.length === 0) return found;
   const rows = sql.exec<{ id: string; offset: number }>(

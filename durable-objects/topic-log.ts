@@ -256,6 +256,11 @@ export class TopicLog implements PartitionModule, LogReader {
       await this.armFor(prepared.state, now);
       this.hooks.afterAppend(prepared.entries);
     }
+    if (prepared.outcomes.some((o) => !o.ok && o.error.code === "TOPIC_FULL")) {
+      // Full means the trim is behind; make sure its alarm is set whatever happened to it.
+      this.armed = null;
+      await this.hooks.scheduleAlarm();
+    }
     return prepared.outcomes;
   }
 

@@ -67,7 +67,8 @@ export function parsePublishBody(raw: unknown): PublishMessage[] {
  * `maxMessageBytes` (nothing written), 429 TOPIC_FULL, … When a batch spans partitions
  * and one part fails, the parts already written stay written: the error's
  * `details.messages` says for every message its id and, if written, partition and offset,
- * so a retry with those ids is deduplicated.
+ * so the caller resends exactly the ones marked `written: false`. (A resend of producer-
+ * chosen ids is deduplicated anyway; server-assigned ids are not recorded for dedup.)
  */
 export async function publishToTopic(env: Env, topic: string, messages: PublishMessage[]): Promise<PublishedMessage[]> {
   const known = await getTopic(env, topic);
@@ -123,7 +124,7 @@ function prepare(messages: PublishMessage[], info: TopicInfo | null, before?: St
         field: `messages.${i}`, index: i, size, maxMessageBytes: limit,
       });
     }
-    return { id, key, body, headers, size };
+    return { id, key, body, headers, size, assigned: m.id === undefined };
   });
 }
 
