@@ -196,6 +196,23 @@ describe("subscriptions into queues", () => {
     expect(await subscriptionStatus(t, "s")).toMatchObject({ delivered: 31, lag: 0 });
   });
 
+  it("subscription - offsets removed by retention before they were forwarded are reported, not waited for", async () => {
+    const t = uniqueName("topic");
+    const q = uniqueName("q");
+    expect((await callJson("PUT", `/v1/topics/${t}`, { body: { retentionBytes: 1 } })).status).toBe(200);
+    expect((await callJson("PUT", `/v1/queues/${q}`, { body: { maxMessages: 1 } })).status).toBe(200);
+    expect((await callJson("POST", `/v1/queues/${q}/messages`, { body: { id: "filler", body: 0 } })).status).toBe(201);
+    await putSubscription(t, "s", { queue: q });
+    await publish(t, [{ id: "e1", body: 1 }, { id: "e2", body: 2 }, { id: "e3", body: 3 }]);
+    // The queue is full, so nothing forwards; meanwhile the byte limit removes all three.
+    await retryUntilSettled(t, 1, 3);
+    expect((await peekQueue(q)).map((m) => m.id)).toEqual(["filler"]);
+    const st = await subscriptionStatus(t, "s");
+    expect(st.partitions[0]).toMatchObject({ position: 3, next: 3, lag: 0 });
+    expect(st).toMatchObject({ delivered: 0, lastError: { code: "OFFSETS_EXPIRED", partition: 0 } });
+    expect(st.lastError.message).toContain("0..2");
+  });
+
   it("subscription - DELETE stops forwarding at once", async () => {
     const t = uniqueName("topic");
     const q = uniqueName("q");
