@@ -93,9 +93,9 @@ export class TopicPartition extends DurableObject<Env> {
   /** This partition's line in GET /v1/topics/{t}. */
   async partitionStats(topic: string, partition: number, info: TopicInfo): Promise<StatsOutcome> {
     if (!(await reconcile(this.logContext(), topic, partition, info))) return { stale: true };
-    // Seam: the live and groups modules report through PartitionReporter when they implement it.
-    const live = this.live as unknown as PartitionReporter;
-    const groups = this.groups as unknown as PartitionReporter;
+    // The live and groups modules report through PartitionReporter.
+    const live: PartitionReporter = this.live;
+    const groups: PartitionReporter = this.groups;
     return {
       stale: false,
       partition,

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { fnv1a32 } from "../../worker/topic-hash";
 import { callJson, errorCode, uniqueName } from "./helpers";
+import { subscribe } from "./topic-live-helpers";
 import { publish, publishOk, putTopic, read, readAll, topicStatus } from "./topic-log-helpers";
 
 const DEFAULTS = {
@@ -23,6 +24,21 @@ describe("topic config", () => {
       partitions: [0, 1, 2].map((p) => ({ partition: p, first: 0, next: 0, bytes: 0, subscribers: 0 })),
       groups: [],
     });
+  });
+
+  it("topics - GET sums each consumer group's lag over partitions and counts live subscribers per partition", async () => {
+    const t = uniqueName("topic");
+    await putTopic(t, { partitions: 2 });
+    const keyFor = (p: number) => Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => fnv1a32(k) % 2 === p)!;
+    await publishOk(t, [0, 0, 0, 1, 1].map((p) => ({ key: keyFor(p), body: p })));
+    expect((await callJson("PUT", `/v1/topics/${t}/groups/early`, { body: { start: "earliest" } })).status).toBe(200);
+    expect((await callJson("PUT", `/v1/topics/${t}/groups/late`, { body: { start: "latest" } })).status).toBe(200);
+    const sub = await subscribe(t, "partition=1&from=earliest");
+    await sub.untilOffsets(2);
+    const status = await topicStatus(t);
+    expect(status.body.groups).toEqual([{ name: "early", lag: 5 }, { name: "late", lag: 0 }]);
+    expect(status.body.partitions.map((p: { subscribers: number }) => p.subscribers)).toEqual([0, 1]);
+    sub.close();
   });
 
   it("topics - PUT with an empty body creates the topic with defaults", async () => {
