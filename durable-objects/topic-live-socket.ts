@@ -7,9 +7,11 @@
  * runtime this project pins), so the object cannot see what a socket has not yet
  * flushed. It counts instead what it sent and the client has not confirmed with an
  * `{"type":"ack","offset":n}` frame. A socket never has more than `window` messages or
- * bytes unconfirmed; when a message does not fit, a client that acks is paused (it reads
- * on from the log, at its own pace, as its acks free the window) and a client that never
- * acks is closed with `CloseCodes.SLOW_SUBSCRIBER` and the offset to resume from.
+ * bytes unconfirmed. When a message does not fit, the socket is paused: nothing more is
+ * sent, and it reads on from the log, at its own pace, as its acks free the window. A
+ * socket that stays paused for `SLOW_GRACE_MS` without an ack that frees anything (a
+ * stalled client, or one that never acks) is closed with `CloseCodes.SLOW_SUBSCRIBER` and
+ * the offset to resume from.
  */
 import { newSocketLimits, type SocketLimits } from "./ws-limits";
 
@@ -20,6 +22,9 @@ export interface Window {
 }
 
 export const SUBSCRIBER_WINDOW: Window = { messages: 1000, bytes: 1024 * 1024 };
+
+/** How long a paused socket may go without a freeing ack before it is closed (alarm). */
+export const SLOW_GRACE_MS = 10_000;
 
 /** Messages sent as one unit of confirmation (acks free the window a chunk at a time). */
 export const SEND_CHUNK_MESSAGES = 100;
@@ -43,8 +48,8 @@ export interface SubscriberState {
   confirmedBytes: number;
   /** Flat triples `[endOffset, sentCount, sentBytes]` after each unconfirmed chunk. */
   marks: number[];
-  /** The client has sent at least one ack, so a full window pauses rather than closes. */
-  acks: boolean;
+  /** When the window filled (ms), while paused; null while messages flow. */
+  pausedAt: number | null;
   /** The credential may also publish (decided by the Worker at upgrade). */
   canPublish: boolean;
   /** Frame budget and credential expiry (ws-limits.ts). */
@@ -55,7 +60,7 @@ export function newSubscriber(partition: number, next: number, canPublish: boole
   return {
     v: 1, id: crypto.randomUUID(), partition, next,
     sentCount: 0, sentBytes: 0, confirmedCount: 0, confirmedBytes: 0, marks: [],
-    acks: false, canPublish, limits: newSocketLimits(now, expiresAt),
+    pausedAt: null, canPublish, limits: newSocketLimits(now, expiresAt),
   };
 }
 
@@ -91,7 +96,6 @@ export function skipTo(s: SubscriberState, offset: number): void {
  * whether that freed any of the window.
  */
 export function confirm(s: SubscriberState, offset: number): boolean {
-  s.acks = true;
   const through = offset + 1;
   const before = s.confirmedCount;
   if (through >= s.next) {

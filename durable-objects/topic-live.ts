@@ -19,7 +19,7 @@ import { FrameCache, toCached, wsGapFrame, wsMessageFrame, type CachedMessage } 
 import { handlePublishFrame } from "./topic-live-publish";
 import { openSseStream, SSE_DEFAULTS, type SseHandle, type SseOptions } from "./topic-live-sse";
 import {
-  confirm, fits, newSubscriber, recordSent, SEND_CHUNK_MESSAGES, skipTo, slowReason, SUBSCRIBER_TAG,
+  confirm, fits, newSubscriber, recordSent, SEND_CHUNK_MESSAGES, skipTo, SLOW_GRACE_MS, slowReason, SUBSCRIBER_TAG,
   SUBSCRIBER_WINDOW, type SubscriberState, type Window,
 } from "./topic-live-socket";
 import type { LogEntry, LogReader, PartitionModule, PartitionReporter } from "./topic-types";
@@ -29,6 +29,8 @@ const MIGRATIONS = [
   // Sockets whose credential expires: the alarm closes them (CloseCodes.EXPIRED).
   `CREATE TABLE live_expiry (socket TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
   `CREATE INDEX live_expiry_at ON live_expiry (at)`,
+  // Paused sockets (window full) and when they are closed unless an ack frees the window.
+  `CREATE TABLE live_slow (socket TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
 ];
 
 /** Internal headers the Worker sets on the request it forwards (never the client's). */
@@ -49,10 +51,13 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
   readonly frames = new FrameCache();
   /** Flow-control bound per socket; tests may lower it through runInDurableObject. */
   window: Window = SUBSCRIBER_WINDOW;
+  slowGraceMs = SLOW_GRACE_MS;
   sse: SseOptions = { ...SSE_DEFAULTS };
   private readonly states = new WeakMap<WebSocket, SubscriberState>();
   private readonly streams = new Set<SseHandle>();
   private waiters = new Set<() => void>();
+  /** A socket was paused since the alarm was last set: it needs the slow-socket deadline. */
+  private alarmDue = false;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -66,15 +71,24 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
   }
 
   nextDeadline(): number | null {
-    const row = this.ctx.storage.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM live_expiry").one();
-    return row.at;
+    return this.ctx.storage.sql.exec<{ at: number | null }>(
+      "SELECT MIN(at) AS at FROM (SELECT at FROM live_expiry UNION ALL SELECT at FROM live_slow)",
+    ).one().at;
   }
 
+  /** Closes sockets whose credential expired, and paused sockets that never acked in time. */
   async onAlarm(now: number): Promise<void> {
-    const due = this.ctx.storage.sql.exec<{ socket: string }>("SELECT socket FROM live_expiry WHERE at <= ?", now).toArray();
-    for (const { socket } of due) {
+    const sql = this.ctx.storage.sql;
+    for (const { socket } of sql.exec<{ socket: string }>("SELECT socket FROM live_expiry WHERE at <= ?", now).toArray()) {
       for (const ws of this.ctx.getWebSockets(socket)) closeQuietly(ws, CloseCodes.EXPIRED, EXPIRED_REASON);
-      this.ctx.storage.sql.exec("DELETE FROM live_expiry WHERE socket = ?", socket);
+      sql.exec("DELETE FROM live_expiry WHERE socket = ?", socket);
+    }
+    for (const { socket } of sql.exec<{ socket: string }>("SELECT socket FROM live_slow WHERE at <= ?", now).toArray()) {
+      for (const ws of this.ctx.getWebSockets(socket)) {
+        const s = this.state(ws);
+        if (s && s.pausedAt !== null) closeQuietly(ws, CloseCodes.SLOW_SUBSCRIBER, slowReason(s));
+      }
+      sql.exec("DELETE FROM live_slow WHERE socket = ?", socket);
     }
   }
 
@@ -90,6 +104,7 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     this.wake();
     this.frames.clear();
     this.ctx.storage.sql.exec("DELETE FROM live_expiry");
+    this.ctx.storage.sql.exec("DELETE FROM live_slow");
   }
 
   /** After an append committed: push to caught-up sockets, wake SSE streams. Never waits. */
@@ -107,6 +122,7 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
       if (this.pump(ws, s)) ws.serializeAttachment(s);
     }
     this.wake();
+    if (this.alarmDue) void this.armAlarm();
   }
 
   /** `/subscribe` (WebSocket upgrade) and `/events` (SSE), forwarded by the Worker. */
@@ -141,8 +157,9 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     server.serializeAttachment(s);
     if (expiresAt !== null) {
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO live_expiry (socket, at) VALUES (?, ?)", s.id, expiresAt);
-      await this.hooks.scheduleAlarm();
+      this.alarmDue = true;
     }
+    if (this.alarmDue) await this.armAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -158,8 +175,15 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
         ws.send(errorFrame("VALIDATION_FAILED", "ack needs a non-negative integer offset"));
         return;
       }
-      if (confirm(s, frame.offset)) this.pump(ws, s);
+      if (confirm(s, frame.offset)) {
+        if (s.pausedAt !== null) {
+          s.pausedAt = null;
+          this.ctx.storage.sql.exec("DELETE FROM live_slow WHERE socket = ?", s.id);
+        }
+        this.pump(ws, s);
+      }
       ws.serializeAttachment(s);
+      if (this.alarmDue) await this.armAlarm();
       return;
     }
     if (frame?.type === "publish") {
@@ -177,7 +201,10 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
 
   async onClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     const s = this.state(ws);
-    if (s) this.ctx.storage.sql.exec("DELETE FROM live_expiry WHERE socket = ?", s.id);
+    if (s) {
+      this.ctx.storage.sql.exec("DELETE FROM live_expiry WHERE socket = ?", s.id);
+      this.ctx.storage.sql.exec("DELETE FROM live_slow WHERE socket = ?", s.id);
+    }
     this.states.delete(ws);
     // 1005/1006 describe a close without a code; they cannot be sent back.
     closeQuietly(ws, code === 1005 || code === 1006 ? CloseCodes.NORMAL : code, reason);
@@ -185,11 +212,13 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
 
   /**
    * Sends `s.next` onwards as far as the window allows. Returns whether the state changed.
-   * A message that does not fit pauses a client that acks and closes one that does not.
+   * A message that does not fit pauses the socket until an ack frees the window; the alarm
+   * closes it if none comes within the grace period.
    */
   private pump(ws: WebSocket, s: SubscriberState): boolean {
     const before = s.next;
     const sentBefore = s.sentCount;
+    const pausedBefore = s.pausedAt;
     for (;;) {
       const first = this.log.first();
       if (s.next < first) {
@@ -219,12 +248,15 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
       }
       recordSent(s, s.next, count, bytes);
       if (full) {
-        // Paused: a client that acks reads on from the log as its acks free the window.
-        if (!s.acks) closeQuietly(ws, CloseCodes.SLOW_SUBSCRIBER, slowReason(s));
+        if (s.pausedAt === null) {
+          s.pausedAt = Date.now();
+          this.ctx.storage.sql.exec("INSERT OR REPLACE INTO live_slow (socket, at) VALUES (?, ?)", s.id, s.pausedAt + this.slowGraceMs);
+          this.alarmDue = true;
+        }
         break;
       }
     }
-    return s.next !== before || s.sentCount !== sentBefore;
+    return s.next !== before || s.sentCount !== sentBefore || s.pausedAt !== pausedBefore;
   }
 
   /** Messages from `offset` on: from the shared cache when it has them, else the log. */
@@ -261,6 +293,11 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     return new Response(handle.stream, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform" },
     });
+  }
+
+  private async armAlarm(): Promise<void> {
+    this.alarmDue = false;
+    await this.hooks.scheduleAlarm();
   }
 
   private waitForAppend(ms: number): Promise<boolean> {

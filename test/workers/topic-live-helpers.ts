@@ -49,7 +49,9 @@ export class Subscriber {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(this.frames.slice(-5))}, closed: ${JSON.stringify(this.closed)}`));
+        const last = this.frames.at(-1);
+        const summary = `${this.offsets().length} messages, last frame ${last ? JSON.stringify(last).slice(0, 200) : "none"}`;
+        reject(new Error(`timed out waiting for ${what}; ${summary}; closed: ${JSON.stringify(this.closed)}`));
       }, ms);
       const check = (): void => {
         if (!done()) return;
