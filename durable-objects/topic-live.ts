@@ -288,8 +288,14 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
       readFrom: (offset: number, max: number) => this.readFrom(offset, max),
       waitForAppend: (ms: number) => this.waitForAppend(ms),
     };
-    const handle: SseHandle = openSseStream(source, next, gapFrom, this.sse, () => this.streams.delete(handle));
-    this.streams.add(handle);
+    // The stream may end (and call back) before openSseStream has even returned.
+    let ended = false;
+    let handle: SseHandle | null = null;
+    handle = openSseStream(source, next, gapFrom, this.sse, () => {
+      ended = true;
+      if (handle) this.streams.delete(handle);
+    });
+    if (!ended) this.streams.add(handle);
     return new Response(handle.stream, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform" },
     });

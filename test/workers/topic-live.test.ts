@@ -1,6 +1,6 @@
 // Live WebSocket subscriptions: history then live in offset order, the seam under
 // concurrent publishing, resume, gap frames, publish frames, eviction, bad input.
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TopicPartition } from "../../durable-objects/topic";
 import { callJson, errorCode, uniqueName } from "./helpers";
@@ -175,6 +175,25 @@ describe("live subscribe", () => {
       ws.close();
     }
     expect((await topicStatus(t)).body.partitions[0].next).toBe(1);
+  });
+
+  it("live - the alarm closes a socket when its token expires, with 4001; admin sockets have no expiry", async () => {
+    const t = uniqueName();
+    await publishOk(t, bodies(1));
+    const sub = await subscribe(t, "", { auth: await mint({ [`topics/${t}`]: ["subscribe"] }) });
+    const admin = await subscribe(t);
+    // As if the token's time had run out: its deadline is due; the alarm does the rest.
+    await runInDurableObject(stub(t), (_o: TopicPartition, state: DurableObjectState) => {
+      expect(state.storage.sql.exec("SELECT COUNT(*) AS n FROM live_expiry").one().n).toBe(1);
+      state.storage.sql.exec("UPDATE live_expiry SET at = 0");
+    });
+    await runDurableObjectAlarm(stub(t));
+    await sub.untilClosed();
+    expect(sub.closed?.code).toBe(4001);
+    await publishOk(t, bodies(1, "still"));
+    await admin.untilOffsets(1);
+    expect(admin.closed).toBeNull();
+    admin.close();
   });
 
   it("live - GET /v1/topics/{t} counts subscribers per partition", async () => {
