@@ -59,6 +59,12 @@ export interface PollInput {
   createWith: GroupConfig | null;
 }
 
+/** What a poll of one partition leased; `created` when the poll created the group here. */
+export interface PollResult {
+  messages: PolledMessage[];
+  created: boolean;
+}
+
 /** One partition's position of a group (`GET .../groups/{g}`). */
 export interface GroupPartitionStatus {
   partition: number;

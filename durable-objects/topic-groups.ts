@@ -21,7 +21,7 @@ import {
 import {
   mergeGroupConfig, makeReceipt, newLease, parseReceipt,
   type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type GroupSummary,
-  type PollInput, type PolledMessage, type SeekTarget,
+  type PollInput, type PolledMessage, type PollResult, type SeekTarget,
 } from "./topic-groups-types";
 import type { LogEntry, LogReader, PartitionModule, PartitionReporter } from "./topic-types";
 
@@ -110,10 +110,11 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   }
 
   /** Leases up to `max` messages to the caller (`[]` when nothing is deliverable). */
-  async poll(input: PollInput): Promise<Result<PolledMessage[]>> {
+  async poll(input: PollInput): Promise<Result<PollResult>> {
     if (!this.log.exists()) return notFound("topic");
-    const result = this.ctx.storage.transactionSync((): Result<PolledMessage[]> => {
-      const g = loadGroup(this.sql, input.group) ?? (input.createWith ? this.create(input.topic, input.group, input.createWith) : null);
+    const result = this.ctx.storage.transactionSync((): Result<PollResult> => {
+      const existing = loadGroup(this.sql, input.group);
+      const g = existing ?? (input.createWith ? this.create(input.topic, input.group, input.createWith) : null);
       if (!g) return notFound("group");
       tidy(this.sql, this.log, g);
       const now = Date.now();
@@ -130,9 +131,9 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
         out.push({ ...entry, receipt: makeReceipt(entry.partition, entry.offset, id), attempts });
       }
       if (sel.cursor !== g.cursor) saveCursor(this.sql, g.name, sel.cursor);
-      return ok(out);
+      return ok({ messages: out, created: existing === null });
     });
-    if (result.ok && result.value.length > 0) await this.hooks.scheduleAlarm();
+    if (result.ok && result.value.messages.length > 0) await this.hooks.scheduleAlarm();
     return result;
   }
 

@@ -25,7 +25,7 @@ import type { PartitionSubscription, PutSubscriptionInput, StoredSubscription } 
 import type { ErrorValue, Result } from "../worker/errors";
 import type { GroupCreated } from "./topic-groups";
 import type {
-  GroupAckResult, GroupConfig, GroupConfigPatch, GroupPartitionStatus, PollInput, PolledMessage, SeekTarget,
+  GroupAckResult, GroupConfig, GroupConfigPatch, GroupPartitionStatus, PollInput, PollResult, SeekTarget,
 } from "./topic-groups-types";
 
 export class TopicPartition extends DurableObject<Env> {
@@ -143,7 +143,7 @@ export class TopicPartition extends DurableObject<Env> {
     return (await this.staleFor(info, partition)) ?? this.groups.config(info.name, name, createWith);
   }
 
-  async pollGroup(info: TopicInfo, partition: number, input: PollInput): Promise<Result<PolledMessage[]>> {
+  async pollGroup(info: TopicInfo, partition: number, input: PollInput): Promise<Result<PollResult>> {
     return (await this.staleFor(info, partition)) ?? this.groups.poll(input);
   }
 

@@ -6,7 +6,8 @@
 import type { TopicPartition } from "../../durable-objects/topic";
 import {
   DEFAULT_GROUP_CONFIG, parseReceipt,
-  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type SeekTarget,
+  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type PollResult,
+  type SeekTarget,
 } from "../../durable-objects/topic-groups-types";
 import type { GroupCreated } from "../../durable-objects/topic-groups";
 import type { Env } from "../env";
@@ -84,14 +85,17 @@ export async function pollGroup(env: Env, info: TopicInfo, group: string, o: Pol
   const start = Math.floor(Math.random() * all.length);
   const order = o.partition !== undefined ? [o.partition] : [...all.slice(start), ...all.slice(0, start)];
   let home: GroupConfig | null = null;
+  let created = false;
   const pollOne = async (p: number, max: number): Promise<PolledMessage[]> => {
     const input = (createWith: GroupConfig | null) => ({ topic: info.name, group, max, visibilityTimeout: o.visibilityTimeout, createWith });
-    let r = await onPartition<PolledMessage[]>(env, info, p, (s, i) => s.pollGroup(i, p, input(p === 0 ? { ...DEFAULT_GROUP_CONFIG } : home)));
+    let r = await onPartition<PollResult>(env, info, p, (s, i) => s.pollGroup(i, p, input(p === 0 ? { ...DEFAULT_GROUP_CONFIG } : home)));
     if (isMissingGroup(r) && p !== 0) {
       home ??= await homeConfig(env, info, group, true);
-      r = await onPartition<PolledMessage[]>(env, info, p, (s, i) => s.pollGroup(i, p, input(home)));
+      r = await onPartition<PollResult>(env, info, p, (s, i) => s.pollGroup(i, p, input(home)));
     }
-    return value(r, info.name, group);
+    const v = value(r, info.name, group);
+    created ||= v.created;
+    return v.messages;
   };
   const deadline = Date.now() + o.waitMs;
   for (let round = 0; ; round++) {
@@ -100,10 +104,23 @@ export async function pollGroup(env: Env, info: TopicInfo, group: string, o: Pol
       if (out.length >= o.max) break;
       out.push(...(await pollOne(p, o.max - out.length)));
     }
+    if (created) {
+      // A new group exists in every partition at once, so its position and lag are
+      // topic-wide from the start (not only where a poll happened to look).
+      created = false;
+      await createEverywhere(env, info, group);
+    }
     const left = deadline - Date.now();
     if (out.length > 0 || left <= 0 || round >= MAX_POLL_ROUNDS) return out;
     await Promise.race(order.map((p) => partitionStub(env, info.name, p, info.config.locationHint ?? undefined).waitForGroupWork(group, left)));
   }
+}
+
+/** Makes the group's copy in every partition that lacks one, with the home's config. */
+async function createEverywhere(env: Env, info: TopicInfo, group: string): Promise<void> {
+  const config = await homeConfig(env, info, group, true);
+  await Promise.all(allPartitions(info).slice(1).map(async (p) =>
+    value(await onPartition<GroupConfig>(env, info, p, (s, i) => s.groupConfig(i, p, group, config)), info.name, group)));
 }
 
 /** Acks receipts on the partitions they name; anything not a live lease of this group fails. */
