@@ -75,8 +75,10 @@ export class GroupCommit<Req, Res> {
 interface Prepared {
   outcomes: Array<Result<AppendOutcome>>;
   entries: LogEntry[];
-  /** `[offset, id, key, body, headers, ts, size]` per new message. */
+  /** `[id, key, body, headers, size]` per new message; offsets are contiguous from `firstOffset`. */
   rows: unknown[][];
+  firstOffset: number;
+  ts: number;
   dedup: Array<[string, number]>;
   compactKeys: string[];
   state: LogState;
@@ -91,7 +93,7 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
   const ts = Math.max(now, state.lastTs);
   const window = state.config.deduplicationWindow;
   const known = window > 0 ? lookupDedup(sql, requests, now) : new Map<string, number>();
-  const out: Prepared = { outcomes: [], entries: [], rows: [], dedup: [], compactKeys: [], state: next };
+  const out: Prepared = { outcomes: [], entries: [], rows: [], firstOffset: state.next, ts, dedup: [], compactKeys: [], state: next };
   for (const req of requests) {
     if (!sameStamp(req.info.stamp, state.stamp) || req.partition !== state.partition) {
       out.outcomes.push({ ok: true, value: { stale: true } });
@@ -113,7 +115,7 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
       }
       const offset = next.next++;
       next.bytes += m.size;
-      out.rows.push([offset, m.id, m.key, m.body, m.headers, ts, m.size]);
+      out.rows.push([m.id, m.key, m.body, m.headers, m.size]);
       out.entries.push({
         partition: state.partition, offset, id: m.id, key: m.key, body: JSON.parse(m.body) as unknown,
         headers: m.headers ? (JSON.parse(m.headers) as Record<string, string>) : {}, timestamp: ts,
@@ -135,11 +137,12 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
 /** Writes what `prepareAppends` decided. Call inside the commit's transaction. */
 export function writeAppends(sql: SqlStorage, p: Prepared, now: number): void {
   if (p.rows.length > 0) {
+    // One statement for the whole commit: offsets are contiguous and the timestamp shared.
     sql.exec(
       `INSERT INTO log_entries (offset, id, key, body, headers, ts, size)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
-       FROM json_each(?)`,
-      JSON.stringify(p.rows),
+       SELECT ?1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value ->> 4
+       FROM json_each(?3)`,
+      p.firstOffset, p.ts, JSON.stringify(p.rows),
     );
   }
   if (p.dedup.length > 0) {
