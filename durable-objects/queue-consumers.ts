@@ -68,6 +68,9 @@ function parseFrame(data: Record<string, unknown>): Frame | string {
 }
 
 export class Consumers {
+  /** Sockets being closed right now: getWebSockets() may still list them, so pump must skip them. */
+  private readonly closing = new Set<string>();
+
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
@@ -144,8 +147,13 @@ export class Consumers {
     close(ws, code, reason);
     const att = ws.deserializeAttachment() as Attachment | null;
     if (!att) return;
-    const r = this.host.transact((q) => ok(releaseConsumer(q, att.id)));
-    if (r.ok) await this.host.settle();
+    this.closing.add(att.id);
+    try {
+      const r = this.host.transact((q) => ok(releaseConsumer(q, att.id)));
+      if (r.ok) await this.host.settle();
+    } finally {
+      this.closing.delete(att.id);
+    }
   }
 
   /**
@@ -156,7 +164,7 @@ export class Consumers {
     const now = Date.now();
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment | null;
-      if (!att || att.credit === 0) continue;
+      if (!att || att.credit === 0 || ws.readyState !== WebSocket.OPEN || this.closing.has(att.id)) continue;
       if (att.limits.expiresAt !== null && now >= att.limits.expiresAt) {
         // Its leases end when the close completes (webSocketClose) or by lease expiry.
         close(ws, CloseCodes.EXPIRED, "token expired; reconnect with a fresh token");

@@ -3,6 +3,8 @@
  * subscription forwarders, consumer-group dead-lettering) pass in and get back. Every
  * method returns `Result<T>` (worker/errors.ts) because RPC loses error classes.
  *
+ * Dependency-free (the client SDK imports these types).
+ *
  * Putting messages into a queue from another object:
  *
  * ```ts
@@ -26,8 +28,6 @@
  * call after a crash (the caller cannot know whether the first call landed) never
  * duplicates it. Keep the message in your own storage until the call returned `ok`.
  */
-import type { LocationHint } from "../worker/objects";
-
 /** One message to send (API.md: `{body, id?, group?, delay?, headers?}`). */
 export interface QueueSendInput {
   body: unknown;
@@ -92,7 +92,8 @@ export interface QueueConfig {
   maxBytes: number;
   maxMessageBytes: number;
   delivery: DeliveryMode;
-  locationHint?: LocationHint;
+  /** One of Cloudflare's Durable Object location hints (worker/objects.ts LOCATION_HINTS). */
+  locationHint?: string;
 }
 
 /** `PUT /v1/queues/{q}`: every field optional; absent fields keep their current (or default) value. */

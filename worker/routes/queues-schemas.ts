@@ -28,7 +28,7 @@ const configFields = {
 
 export const ConfigBody = z.object(configFields).partial().strict().openapi("QueueConfigInput");
 export const ConfigSchema = z
-  .object({ ...configFields, locationHint: configFields.locationHint.optional() })
+  .object({ ...configFields, locationHint: z.string().optional() })
   .openapi("QueueConfig");
 
 export const StatsSchema = z
