@@ -6,14 +6,14 @@
  *
  * Flow control is the server's credit window: the consumer asks for `prefetch` messages
  * and the server never has more unacked ones out to it. Each message is acked when its
- * handler resolves and nacked with exponential backoff when it throws; the lease of a
- * message held longer than half the visibility timeout is extended. When the connection
+ * handler resolves and nacked with exponential backoff when it throws; the leases of
+ * messages held (buffered or running) are extended every third of the visibility timeout. When the connection
  * drops, the server makes everything it held visible again at once, so the consumer drops
  * what it had not started, tells running handlers through their `signal`, and reconnects.
  */
 import type { ReconnectOptions } from "./backoff";
 import { seg, type ClientContext } from "./context";
-import { errorFromFrame, ReceiptError, type SpoolError } from "./errors";
+import { AuthError, errorFromFrame, NotFoundError, ReceiptError, type SpoolError } from "./errors";
 import { ConsumerBase, HandlerPool, invoke, type MessageHandler } from "./handlers";
 import { Outbox } from "./outbox";
 import { connectionLoop, HEALTHY_CONNECTION_MS, type Session } from "./reconnect";
@@ -30,6 +30,8 @@ export const CONSUME_CONCURRENCY = 1;
 /** Nack delay after the first failure, doubling per attempt up to NACK_MAX_DELAY_S. */
 export const NACK_BASE_DELAY_S = 1;
 export const NACK_MAX_DELAY_S = 300;
+/** Extends sent per lease length, so one late or lost extend does not lose the lease. */
+export const EXTEND_PER_LEASE = 3;
 /** The lease the client assumes when not told the queue's `visibilityTimeout` (the API default). */
 export const DEFAULT_VISIBILITY_TIMEOUT_S = 30;
 
@@ -38,7 +40,7 @@ export interface ConsumeOptions<T = unknown> {
   prefetch?: number;
   /** Handlers running at once (CONSUME_CONCURRENCY). */
   concurrency?: number;
-  /** The queue's lease in seconds; a message held past half of it gets its lease extended by this much. */
+  /** The queue's lease in seconds (DEFAULT_VISIBILITY_TIMEOUT_S); every third of it, held messages get their lease extended by this much. */
   visibilityTimeout?: number;
   /** Seconds before a failed message is visible again (default: exponential from NACK_BASE_DELAY_S). */
   nackDelay?: (attempts: number, error: unknown) => number;
@@ -127,7 +129,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
           delivery.extender = setInterval(() => {
             if (live.signal.aborted) clearInterval(delivery.extender);
             else delivery.outbox.extend(receipt, this.lease);
-          }, (this.lease * 1000) / 2);
+          }, (this.lease * 1000) / EXTEND_PER_LEASE);
         }
         if (this.isStopping && receipt !== undefined) this.nackAll([delivery]);
         else this.pool.add(delivery);
@@ -137,7 +139,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
         error = errorFromFrame(frame);
         this.options.onError?.(error);
       }
-    }, this.stopSignal.signal);
+    }, this.stopSignal.signal, () => this.explain());
     outbox = new Outbox(socket);
     this.outbox = outbox;
     this.closeSocket = () => socket.close(1000, "consumer stopped");
@@ -149,6 +151,19 @@ export class Consumer<T = unknown> extends ConsumerBase {
     for (const d of this.pool.drain(leased)) clearInterval(d.extender);
     outbox.dispose();
     return { ...info, error, healthy: delivered > 0 || Date.now() - openedAt >= HEALTHY_CONNECTION_MS };
+  }
+
+  /**
+   * Why a handshake failed: an ack of a receipt that cannot exist needs the same capability
+   * as consuming and changes nothing, but answers 404 for a missing queue, 401/403 for a
+   * credential that may not consume.
+   */
+  private async explain(): Promise<void> {
+    try {
+      await this.ctx.http.request("POST", `/v1/queues/${seg(this.queue)}/ack`, { body: { receipts: ["spool-client-probe"] } });
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof AuthError) throw err;
+    }
   }
 
   private async handle(d: Delivery<T>): Promise<void> {

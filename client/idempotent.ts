@@ -40,8 +40,8 @@ export function idempotent<M extends { id: string }>(handler: MessageHandler<M>,
     const key = options.key ? options.key(message) : message.id;
     const earlier = running.get(key);
     if (earlier) return earlier;
-    if (await store.has(key)) return;
     const work = (async () => {
+      if (await store.has(key)) return;
       await handler(message, context);
       await store.add(key, ttl);
     })();

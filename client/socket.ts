@@ -49,7 +49,7 @@ function runtime(): Runtime {
 }
 
 /** Opens the socket and resolves once it is open; rejects with a typed error otherwise. */
-export async function openSocket(http: Http, path: string, query: Query, onFrame: (frame: Frame) => void, signal?: AbortSignal): Promise<Socket> {
+export async function openSocket(http: Http, path: string, query: Query, onFrame: (frame: Frame) => void, signal?: AbortSignal, explain?: Explain): Promise<Socket> {
   const token = await http.credentials.get();
   const rt = runtime();
   let raw: RawSocket;
@@ -77,20 +77,25 @@ export async function openSocket(http: Http, path: string, query: Query, onFrame
   });
   if (opened && raw.readyState === OPEN) return socket;
   if (signal?.aborted) throw signal.reason;
-  throw await probe(http, path, query);
+  throw await probe(http, path, query, explain);
 }
 
+/** A second opinion when the plain GET only says "upgrade required": a request that throws the resource's error. */
+export type Explain = () => Promise<unknown>;
+
 /** Why a handshake failed, as far as the API can tell us. */
-async function probe(http: Http, path: string, query: Query): Promise<SpoolError> {
+async function probe(http: Http, path: string, query: Query, explain?: Explain): Promise<SpoolError> {
   const failed = new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `WebSocket to ${path} could not be opened` });
-  try {
-    const res = await http.send("GET", path, { query });
-    await res.body?.cancel();
-    return failed;
-  } catch (err) {
-    if (err instanceof SpoolError && err.code !== "UPGRADE_REQUIRED") return err;
-    return failed;
-  }
+  const tryRequest = async (request: () => Promise<unknown>): Promise<SpoolError | undefined> => {
+    try {
+      await request();
+      return undefined;
+    } catch (err) {
+      return err instanceof SpoolError && err.code !== "UPGRADE_REQUIRED" ? err : undefined;
+    }
+  };
+  const plain = await tryRequest(async () => (await http.send("GET", path, { query })).body?.cancel());
+  return plain ?? (explain ? await tryRequest(explain) : undefined) ?? failed;
 }
 
 function wrap(raw: RawSocket, onFrame: (frame: Frame) => void): Socket {

@@ -40,7 +40,9 @@ export function transport(name: TransportName, http: Http, topic: string, partit
   return {
     name: "websocket",
     async connect(from, handlers, signal) {
-      const socket = await openSocket(http, `/v1/topics/${seg(topic)}/subscribe`, { partition, from }, (f) => onFrame(f, handlers), signal);
+      // If the handshake fails, reading the same partition tells why (missing topic, bad partition, no capability).
+      const explain = () => http.request("GET", `/v1/topics/${seg(topic)}/messages`, { query: { partition, limit: 1 } });
+      const socket = await openSocket(http, `/v1/topics/${seg(topic)}/subscribe`, { partition, from }, (f) => onFrame(f, handlers), signal, explain);
       return {
         closed: socket.closed,
         close: () => socket.close(1000, "unsubscribe"),

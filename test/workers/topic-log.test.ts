@@ -3,6 +3,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TopicPartition } from "../../durable-objects/topic";
+import { GroupCommit } from "../../durable-objects/topic-log-commit";
 import { fnv1a32 } from "../../worker/topic-hash";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import { age, fireAlarm, publish, publishOk, putTopic, read, readAll, sqlIn, stub, topicStatus } from "./topic-log-helpers";
@@ -37,6 +38,24 @@ describe("topic log offsets", () => {
     }
     const stored = await readAll(t);
     expect(stored.map((m) => m.offset)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
+  it("log - appends arriving together share one commit, and each caller gets its own answer", async () => {
+    const commits: number[][] = [];
+    const gc = new GroupCommit<number, string>(async (reqs) => {
+      commits.push(reqs);
+      return reqs.map((r) => `done-${r}`);
+    }, () => 1, 100);
+    const answers = await Promise.all([1, 2, 3].map((n) => gc.submit(n)));
+    expect(answers).toEqual(["done-1", "done-2", "done-3"]);
+    expect(commits).toEqual([[1, 2, 3]]);
+    // A full queue is written at once rather than waiting.
+    const big = new GroupCommit<number, number>(async (reqs) => {
+      commits.push(reqs);
+      return reqs;
+    }, (r) => r, 10);
+    await Promise.all([big.submit(4), big.submit(6), big.submit(1)]);
+    expect(commits.slice(1)).toEqual([[4, 6], [1]]);
   });
 
   it("log - the log and its counters survive eviction", async () => {
@@ -136,6 +155,27 @@ describe("topic log retention", () => {
     expect(status.body.partitions[0]).toMatchObject({ first: 2, next: 3 });
     // What is left is exactly the one new message: body "\"new\"" (5 bytes) and its 26-character id.
     expect(status.body.partitions[0].bytes).toBe(5 + 26);
+  });
+
+  it("retention - the alarm is set for the moment the oldest message expires", async () => {
+    const t = uniqueName("topic");
+    await putTopic(t, { retention: 60, deduplicationWindow: 300 });
+    await publishOk(t, [{ body: 1, id: "a" }]);
+    const [m] = await readAll(t);
+    const alarm = await runInDurableObject(stub(t), (_o: TopicPartition, s: DurableObjectState) => s.storage.getAlarm());
+    expect(alarm).toBe(m!.timestamp + 60_000);
+  });
+
+  it("retention - a superseding write on a compacted topic sets the alarm within 10 s", async () => {
+    const t = uniqueName("topic");
+    // Compaction is the only deadline here, so the alarm is either still set for it or has
+    // already run (and then the superseded message is gone).
+    await putTopic(t, { compaction: true, retention: 0, deduplicationWindow: 0 });
+    const [first] = await publishOk(t, [{ body: 1, key: "k" }, { body: 2, key: "k" }]);
+    const ts = (await read(t, "from=1")).body.messages[0]!.timestamp;
+    const alarm = await runInDurableObject(stub(t), (_o: TopicPartition, s: DurableObjectState) => s.storage.getAlarm());
+    if (alarm === null) expect((await readAll(t)).map((m) => m.offset)).not.toContain(first!.offset);
+    else expect(alarm).toBeLessThanOrEqual(ts + 10_000);
   });
 
   it("retention - with retention 0 messages are kept however old", async () => {

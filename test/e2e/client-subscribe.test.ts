@@ -1,0 +1,143 @@
+// The client against a real server: live subscriptions over WebSocket and SSE as async iterables.
+import { afterAll, describe, expect, it } from "vitest";
+import { GapError, NotFoundError, type ConnectionStatus, type Gap, type TransportName } from "../../client";
+import { adminClient, take, unique, until } from "./client-support";
+
+const spool = adminClient();
+afterAll(() => spool.close());
+
+describe.each<TransportName>(["websocket", "sse"])("client subscribe over %s", (transport) => {
+  it(`client subscribe (${transport}) - from earliest: history, then live messages, in offset order`, async () => {
+    const topic = spool.topic<string>(unique("t"));
+    await topic.publish([{ body: "h0" }, { body: "h1" }]);
+    const sub = topic.subscribe({ from: "earliest", transport });
+    const it = sub[Symbol.asyncIterator]();
+    const history = await take(it, 2);
+    await topic.publish({ body: "live2" });
+    const live = await take(it, 1);
+    expect([...history, ...live].map((m) => [m.offset, m.body])).toEqual([[0, "h0"], [1, "h1"], [2, "live2"]]);
+    expect(sub.next).toBe(3);
+    await sub.unsubscribe();
+    expect(await sub.closed).toBeUndefined();
+  });
+
+  it(`client subscribe (${transport}) - from latest gets only what is published after subscribing`, async () => {
+    const topic = spool.topic<string>(unique("t"));
+    await topic.publish({ body: "before" });
+    const sub = topic.subscribe({ transport });
+    const statuses = spool.status();
+    await until(async () => (await statuses.next()).value?.type === "connected", "connected");
+    await topic.publish({ body: "after" });
+    const [m] = await take(sub[Symbol.asyncIterator](), 1);
+    expect(m).toMatchObject({ offset: 1, body: "after", partition: 0 });
+    await statuses.return?.();
+    await sub.unsubscribe();
+  });
+
+  it(`client subscribe (${transport}) - from an offset, on another partition`, async () => {
+    const topic = spool.topic<number>(unique("t"));
+    await topic.configure({ partitions: 2 });
+    const published = await topic.publish([1, 2, 3, 4, 5, 6].map((n) => ({ body: n, key: `k${n}` })));
+    const inP1 = published.filter((r) => r.partition === 1);
+    expect(inP1.length).toBeGreaterThan(1);
+    const sub = topic.subscribe({ partition: 1, from: 1, transport });
+    const got = await take(sub[Symbol.asyncIterator](), inP1.length - 1);
+    expect(got.map((m) => m.id)).toEqual(inP1.slice(1).map((r) => r.id));
+    expect(got.every((m) => m.partition === 1)).toBe(true);
+    await sub.unsubscribe();
+  });
+
+  it(`client subscribe (${transport}) - breaking out of for-await unsubscribes`, async () => {
+    const topic = spool.topic<number>(unique("t"));
+    await topic.publish([1, 2, 3].map((n) => ({ body: n })));
+    const sub = topic.subscribe({ from: "earliest", transport });
+    const seen: number[] = [];
+    for await (const m of sub) {
+      seen.push(m.body);
+      if (seen.length === 2) break;
+    }
+    expect(seen).toEqual([1, 2]);
+    expect(await sub.closed).toBeUndefined();
+  });
+
+  it(`client subscribe (${transport}) - await using disposes the subscription`, async () => {
+    const topic = spool.topic<number>(unique("t"));
+    await topic.publish({ body: 1 });
+    let escaped: { closed: Promise<Error | undefined> } | undefined;
+    {
+      await using sub = topic.subscribe({ from: "earliest", transport });
+      escaped = sub;
+      expect((await take(sub[Symbol.asyncIterator](), 1))[0]!.body).toBe(1);
+    }
+    expect(await escaped!.closed).toBeUndefined();
+  });
+
+  it(`client subscribe (${transport}) - a subscription to a topic that does not exist ends with NotFoundError`, async () => {
+    const sub = spool.topic(unique("never")).subscribe({ from: "earliest", transport });
+    const err = await sub.closed;
+    expect(err).toBeInstanceOf(NotFoundError);
+    await expect(sub[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it(`client subscribe (${transport}) - a gap (offsets removed by retention) throws GapError, or goes to onGap and the stream goes on`, async () => {
+    const topic = spool.topic<string>(unique("t"));
+    await topic.configure({ retention: 1 });
+    await topic.publish([{ body: "old0" }, { body: "old1" }]);
+    await until(async () => (await topic.read()).first >= 2, "retention to remove offsets 0-1", 20_000);
+    await topic.publish({ body: "new2" });
+
+    const strict = topic.subscribe({ from: 0, transport });
+    const err = await strict[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GapError);
+    expect(err).toMatchObject({ code: "GAP", partition: 0, from: 0, to: 2 });
+    expect(await strict.closed).toBeInstanceOf(GapError);
+
+    const gaps: Gap[] = [];
+    const statuses: ConnectionStatus[] = [];
+    const watcher = (async () => {
+      for await (const s of spool.status()) if (s.type === "gap") statuses.push(s);
+    })();
+    const lenient = topic.subscribe({ from: 0, transport, onGap: (g) => gaps.push(g) });
+    const [m] = await take(lenient[Symbol.asyncIterator](), 1);
+    expect(m).toMatchObject({ offset: 2, body: "new2" });
+    expect(gaps).toEqual([{ partition: 0, from: 0, to: 2 }]);
+    await lenient.unsubscribe();
+    await until(() => statuses.length > 0, "a gap status");
+    expect(statuses[0]).toMatchObject({ type: "gap", from: 0, to: 2, stream: { kind: "subscribe", transport } });
+    void watcher;
+  });
+});
+
+describe("client subscribe - status and flow control", () => {
+  it("client subscribe - status() reports connecting, connected and closed for a stream", async () => {
+    const client = adminClient();
+    const topic = client.topic(unique("t"));
+    await topic.publish({ body: 0 });
+    const seen: ConnectionStatus["type"][] = [];
+    const done = (async () => {
+      for await (const s of client.status()) seen.push(s.type);
+    })();
+    const sub = topic.subscribe({ from: "earliest" });
+    await take(sub[Symbol.asyncIterator](), 1);
+    await client.close(); // ends the subscription and the status iterator
+    await done;
+    expect(seen).toEqual(["connecting", "connected", "closed"]);
+    expect(await sub.closed).toBeUndefined();
+  });
+
+  it("client subscribe - a reader slower than the stream keeps every message, in order, with bounded buffering", async () => {
+    const topic = spool.topic<number>(unique("t"));
+    const count = 2500;
+    for (let i = 0; i < count; i += 500) await topic.publish(Array.from({ length: 500 }, (_, j) => ({ body: i + j })));
+    const sub = topic.subscribe({ from: "earliest", bufferSize: 200 });
+    let expected = 0;
+    for await (const m of sub) {
+      expect(m.offset).toBe(expected);
+      expect(m.body).toBe(expected);
+      expected++;
+      if (expected % 250 === 0) await new Promise((r) => setTimeout(r, 20));
+      if (expected === count) break;
+    }
+    expect(expected).toBe(count);
+  });
+});
