@@ -47,6 +47,14 @@ function retentionDeadline(store: QueueStore, config: QueueConfig): number | nul
   return oldest ? oldest.sent_at + config.retention * 1000 : null;
 }
 
+/** Meta key holding when to (re)try registering the queue in the Catalog; absent once registered. */
+export const CATALOG_RETRY_KEY = "catalog_register_at";
+
+function catalogRetry(store: QueueStore): number | null {
+  const at = store.getMeta(CATALOG_RETRY_KEY);
+  return at === null ? null : Number(at);
+}
+
 /** The earliest time anything in this queue is due, or null (no alarm needed). */
 export function nextDeadline(store: QueueStore, config: QueueConfig | null): number | null {
   const candidates = [
@@ -56,7 +64,7 @@ export function nextDeadline(store: QueueStore, config: QueueConfig | null): num
     store.earliest("moves", "expires_at"),
     store.earliest("outbox", "next_at"),
     config ? retentionDeadline(store, config) : null,
-    store.getMeta("catalog") === "pending" ? Date.now() : null,
+    catalogRetry(store),
   ].filter((t): t is number => t !== null);
   return candidates.length ? Math.min(...candidates) : null;
 }

@@ -21,7 +21,7 @@ import { acceptLetters, flushOutbox, takeForRedrive } from "./queue-dlq";
 import { ack, extend, nack, takeMessages, tick, type QueueContext } from "./queue-leases";
 import { sendMessages } from "./queue-send";
 import { QueueStore } from "./queue-store";
-import { expireOld, nextDeadline, peek, stats } from "./queue-state";
+import { CATALOG_RETRY_KEY, expireOld, nextDeadline, peek, stats } from "./queue-state";
 import type {
   AckResult, DeadLetterInput, DeadLetterResult, ExtendResult, NackResult, PeekedMessage, QueueConfig,
   QueueConfigInput, QueueCreated, QueueInfo, QueueSendInput, QueueSendOptions, QueueSendResult, ReceivedMessage,
@@ -263,7 +263,7 @@ export class QueueObject extends DurableObject<Env> {
     this.store.setMeta("created_at", String(now));
     this.store.setMeta("config", JSON.stringify(config));
     // Registered after commit; until the Catalog has it, the alarm keeps trying.
-    this.store.setMeta("catalog", "pending");
+    this.store.setMeta(CATALOG_RETRY_KEY, String(now));
     this.loaded = { config, createdAt: now };
     this.store.fifo = config.fifo;
     return { name: this.name, config, createdAt: now };
@@ -274,12 +274,14 @@ export class QueueObject extends DurableObject<Env> {
    * long polls, push to sockets, and set the alarm to the earliest deadline.
    */
   async settle(): Promise<void> {
-    if (this.store.getMeta("catalog") === "pending" && this.loaded) {
+    const registerAt = this.store.getMeta(CATALOG_RETRY_KEY);
+    if (registerAt !== null && Number(registerAt) <= Date.now() && this.loaded) {
       try {
         await catalogStub(this.env).register("queues", this.name, this.loaded.createdAt);
-        if (this.store.getMeta("catalog") === "pending") this.store.deleteMeta("catalog");
+        this.store.deleteMeta(CATALOG_RETRY_KEY);
       } catch (err) {
-        console.warn("catalog register failed; the alarm retries", err);
+        console.warn("catalog register failed; the alarm retries in 5 s", err);
+        this.store.setMeta(CATALOG_RETRY_KEY, String(Date.now() + 5000));
       }
     }
     if ((this.store.earliest("outbox", "next_at") ?? Infinity) <= Date.now()) {

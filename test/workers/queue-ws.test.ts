@@ -196,6 +196,24 @@ describe("queue WebSocket consumer", () => {
     c.ws.close(1000);
   });
 
+  it("queue ws - in at-most-once mode each push uses up a unit of credit and carries no receipt", async () => {
+    const q = uniqueName("ws");
+    await callJson("PUT", `/v1/queues/${q}`, { body: { delivery: "at-most-once" } });
+    await send(q, [1, 2, 3, 4, 5]);
+    const c = await connect(q);
+    c.send({ type: "credit", n: 2 });
+    await c.until(() => c.messages().length === 2);
+    await c.sync();
+    expect(c.messages()).toHaveLength(2);
+    expect(c.messages()[0]!.receipt).toBeUndefined();
+    expect(await statsOf(q)).toMatchObject({ messages: 3, inFlight: 0 });
+    c.send({ type: "credit", n: 2 });
+    await c.until(() => c.messages().length === 4);
+    await c.sync();
+    expect(c.messages().map((m) => m.body)).toEqual([1, 2, 3, 4]);
+    c.ws.close(1000);
+  });
+
   it("queue ws - /consume on a queue never created is 404; without an upgrade it is 426", async () => {
     const q = uniqueName("ws");
     const missing = await exports.default.fetch(
