@@ -196,6 +196,16 @@ describe("live subscribe", () => {
     admin.close();
   });
 
+  it("live - deleting the topic closes its subscribers with 4004", async () => {
+    const t = uniqueName();
+    await publishOk(t, bodies(1));
+    const sub = await subscribe(t, "from=earliest");
+    await sub.untilOffsets(1);
+    expect((await callJson("DELETE", `/v1/topics/${t}`)).status).toBe(204);
+    await sub.untilClosed();
+    expect(sub.closed?.code).toBe(4004);
+  });
+
   it("live - GET /v1/topics/{t} counts subscribers per partition", async () => {
     const t = uniqueName();
     await putTopic(t, { partitions: 2 });
