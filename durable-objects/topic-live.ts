@@ -122,7 +122,7 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
       if (this.pump(ws, s)) ws.serializeAttachment(s);
     }
     this.wake();
-    if (this.alarmDue) void this.armAlarm();
+    if (this.alarmDue) this.armAlarm().catch((err) => console.error("live: setting the alarm failed", err));
   }
 
   /** `/subscribe` (WebSocket upgrade) and `/events` (SSE), forwarded by the Worker. */
