@@ -67,7 +67,9 @@ export function resolveConfig(queue: string, current: QueueConfig | null, input:
   if (current && input.fifo !== undefined && input.fifo !== current.fifo) {
     return fail("CONFLICT", `fifo cannot change after creation (queue is ${current.fifo ? "" : "not "}fifo)`, { field: "fifo", current: current.fifo });
   }
-  const base: QueueConfig = current ?? { ...DEFAULT_CONFIG, deadLetterQueue: defaultDeadLetterQueue(queue) };
+  const { visibilityTimeout, maxReceives, ...rest } = DEFAULT_CONFIG;
+  // Key order as API.md lists the fields.
+  const base: QueueConfig = current ?? { visibilityTimeout, maxReceives, deadLetterQueue: defaultDeadLetterQueue(queue), ...rest };
   const config: QueueConfig = { ...base };
   for (const [key, value] of Object.entries(input) as [keyof QueueConfig, unknown][]) {
     if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
