@@ -141,3 +141,29 @@ describe("auth matrix - per route", () => {
     });
   }
 });
+
+/** Routes that write into a queue named in their body demand `send` on it (worker/auth.ts `demand`). */
+const SECOND_RESOURCE: Array<[string, (target: string) => unknown]> = [
+  ["PUT /v1/topics/{t}/subscriptions/{s}", (target) => ({ queue: target })],
+  ["PUT /v1/topics/{t}/subscriptions/{s}", (target) => ({ url: "http://127.0.0.1:9/hook", deadLetterQueue: target })],
+  ["POST /v1/queues/{q}/redrive", (target) => ({ to: target })],
+  ["PUT /v1/queues/{q}", (target) => ({ deadLetterQueue: target })],
+  ["PUT /v1/topics/{t}/groups/{g}", (target) => ({ deadLetterQueue: target })],
+];
+
+describe("auth matrix - a second resource in the body", () => {
+  for (const [route, bodyFor] of SECOND_RESOURCE) {
+    const need = ROUTE_ACTIONS[route]!;
+    it(`${route} ${JSON.stringify(bodyFor("<queue>"))} - needs 'send' on that queue too`, async () => {
+      if (need.type !== "capability") throw new Error("expected a capability route");
+      const names = await seeded();
+      const target = uniqueName("other");
+      const own = { [`${need.kind}/${nameOf(need.kind, names)}`]: [need.action] };
+      const body = bodyFor(target);
+      expect(await send(route, names, await token(own), { body })).toEqual({ status: 403, code: "FORBIDDEN" });
+      const withSend = await send(route, names, await token({ ...own, [`queues/${target}`]: ["send"] }), { body });
+      expect([401, 403], JSON.stringify(withSend)).not.toContain(withSend.status);
+      expect(withSend.status).toBeLessThan(500);
+    });
+  }
+});
