@@ -7,6 +7,7 @@ export interface BenchOptions {
   runs: number;
   url: string | null;
   ref: string | null;
+  patches: string[];
   adminKey: string;
   scenarios: string[] | null;
   outDir: string;
@@ -25,6 +26,8 @@ export const HELP = `npm run bench -- [options]
   --url URL          measure a server already running the bench Worker
                      (wrangler dev -c bench/wrangler.bench.toml) instead of starting one
   --ref REF          bundle Spool as of git REF (e.g. HEAD) instead of the working tree
+  --patch FILE       apply a diff (git apply -p1) to that copy first: measure a proposed
+                     change without touching the checkout (implies --ref HEAD; repeatable)
   --key KEY          admin key of that server (default: bench-admin-key)
   --seconds S        measured seconds per phase (default 8, quick 1.5)
   --wrangler / --no-wrangler   also measure through wrangler dev for reference
@@ -43,6 +46,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       runs: { type: "string", default: "1" },
       url: { type: "string" },
       ref: { type: "string" },
+      patch: { type: "string", multiple: true },
       key: { type: "string", default: "bench-admin-key" },
       scenario: { type: "string" },
       seconds: { type: "string" },
@@ -66,6 +70,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     runs,
     url: values.url ?? null,
     ref: values.ref ?? null,
+    patches: values.patch ?? [],
     adminKey: values.key ?? "bench-admin-key",
     scenarios: values.scenario ? values.scenario.split(",").map((s) => s.trim()).filter(Boolean) : null,
     outDir: values.out ?? (quick || values.profile ? join(resultsDir, "tmp") : resultsDir),

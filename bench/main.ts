@@ -4,6 +4,7 @@
  * optionally repeats the HTTP scenarios through `wrangler dev` for reference, and writes
  * results/latest.json, latest.md and latest.svg. Every phase is bounded in time.
  */
+import { execFileSync } from "node:child_process";
 import { cpus, totalmem, release } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,9 +23,11 @@ import { svgChart } from "./report/svg.ts";
 export interface BenchResults {
   schema: 1;
   date: string;
-  mode: "full" | "quick";
+  mode: "full" | "quick" | "profile";
   runs: number;
   server: { kind: BenchServer["kind"]; processes: string[] };
+  /** What was measured: the commit, whether the working tree was used, patches applied. */
+  source: { commit: string; workingTree: boolean; patches: string[] };
   machine: { cpus: number; model: string; memoryGiB: number; kernel: string; node: string };
   phaseSeconds: number;
   warmupSeconds: number;
@@ -117,7 +120,7 @@ const loadBefore = noteLoad();
 const groups = GROUPS;
 const workDir = join(ROOT, "bench/results/tmp");
 const inspectorPort = opts.profile ? await freePort() : undefined;
-const server = opts.url ? externalServer(opts.url, opts.adminKey) : await startMiniflare(workDir, opts.ref, inspectorPort);
+const server = opts.url ? externalServer(opts.url, opts.adminKey) : await startMiniflare(workDir, opts.ref, inspectorPort, opts.patches);
 if (inspectorPort) await attachProfiler(inspectorPort);
 const processes = processNames(server.pids());
 log(`server: ${server.kind} at ${server.url} (${processes.join(", ") || "processes not visible"})`);
@@ -145,9 +148,14 @@ const cpuList = cpus();
 const results: BenchResults = {
   schema: 1,
   date: new Date().toISOString(),
-  mode: opts.quick ? "quick" : "full",
+  mode: opts.profile ? "profile" : opts.quick ? "quick" : "full",
   runs: opts.runs,
   server: { kind: server.kind, processes },
+  source: {
+    commit: execFileSync("git", ["-C", ROOT, "rev-parse", "--short", opts.ref ?? "HEAD"]).toString().trim(),
+    workingTree: !opts.ref && opts.patches.length === 0 && !opts.url,
+    patches: opts.patches,
+  },
   machine: {
     cpus: cpuList.length,
     model: cpuList[0]?.model ?? "unknown",

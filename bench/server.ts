@@ -40,11 +40,13 @@ export interface BenchServer {
  * the copy). Lets the bench measure committed code while the working tree is mid-edit.
  * Returns the directory to bundle from; the caller removes it.
  */
-export function exportSources(ref: string): string {
+export function exportSources(ref: string, patches: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "spool-bench-src-"));
   const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "worker", "durable-objects"], { maxBuffer: 256 * 2 ** 20 });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   cpSync(join(ROOT, "bench/worker"), join(dir, "bench/worker"), { recursive: true });
+  // --patch: try a proposed change on the exported copy without touching the checkout.
+  for (const patch of patches) execFileSync("git", ["apply", "-p1", resolve(patch)], { cwd: dir });
   return dir;
 }
 
@@ -71,9 +73,14 @@ export async function bundleWorker(outDir: string, sourceRoot = ROOT): Promise<s
 }
 
 /** Runs the bench Worker under Miniflare; `ref` bundles Spool as of that git ref instead of the working tree. */
-export async function startMiniflare(workDir: string, ref: string | null = null, inspectorPort?: number): Promise<BenchServer> {
+export async function startMiniflare(
+  workDir: string,
+  ref: string | null = null,
+  inspectorPort?: number,
+  patches: string[] = [],
+): Promise<BenchServer> {
   mkdirSync(workDir, { recursive: true });
-  const sources = ref ? exportSources(ref) : ROOT;
+  const sources = ref || patches.length > 0 ? exportSources(ref ?? "HEAD", patches) : ROOT;
   const scriptPath = await bundleWorker(workDir, sources);
   if (sources !== ROOT) rmSync(sources, { recursive: true, force: true });
   const persistTo = mkdtempSync(join(tmpdir(), "spool-bench-"));

@@ -41,10 +41,11 @@ export function markdownReport(results: BenchResults): string {
   const lines = [
     `# Spool bench — ${results.date.slice(0, 10)}`,
     "",
-    `${results.mode === "quick" ? "**Quick smoke run — not for quoting.** " : ""}` +
+    `${results.mode === "full" ? "" : `**${results.mode === "quick" ? "Quick smoke" : "Profiled"} run — not for quoting.** `}` +
       `${results.runs} run(s), medians; ${results.phaseSeconds} s per measured phase after ${results.warmupSeconds} s warm-up. ` +
       `Server: ${results.server.kind === "miniflare" ? "the bench Worker under Miniflare's Node API, direct socket, no local tracing" : results.server.kind} ` +
       `(${results.server.processes.join(", ") || "?"}). Machine: ${m.cpus} × ${m.model}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. ` +
+      `Code: ${results.source.commit}${results.source.workingTree ? " (working tree)" : ""}${results.source.patches.length ? ` + ${results.source.patches.join(", ")}` : ""}. ` +
       `Load average (1 min) before ${results.load.before[0]}, after ${results.load.after[0]}, highest seen ${results.load.max1m}.`,
     "",
     ...table(results.rows),
