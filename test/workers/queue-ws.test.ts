@@ -172,6 +172,19 @@ describe("queue WebSocket consumer", () => {
     expect(c.frames.filter((f) => f.type === "error").map((f) => f.code)).toEqual(["VALIDATION_FAILED", "BAD_REQUEST"]);
   });
 
+  it("queue ws - a frame over 1 MiB closes with 1009 and a flood of frames with 4029 (ws-limits)", async () => {
+    const q = uniqueName("ws");
+    await send(q, ["kept"]);
+    const big = await connect(q);
+    big.ws.send(JSON.stringify({ type: "credit", n: 1, pad: "x".repeat(1024 * 1024) }));
+    expect((await big.waitClosed()).code).toBe(1009);
+    const flood = await connect(q);
+    for (let i = 0; i < 1000 && !flood.closed; i++) flood.send({ type: "credit", n: 0 });
+    expect((await flood.waitClosed()).code).toBe(4029);
+    // Nothing stored was touched.
+    expect(await statsOf(q)).toMatchObject({ messages: 1, visible: 1, inFlight: 0 });
+  });
+
   it("queue ws - deleting the queue closes its consumers with 4004", async () => {
     const q = uniqueName("ws");
     await callJson("PUT", `/v1/queues/${q}`);
