@@ -7,10 +7,9 @@ import type { Catalog } from "../durable-objects/catalog";
 import type { QueueObject } from "../durable-objects/queue";
 import type { TopicPartition } from "../durable-objects/topic";
 import type { Env } from "./env";
+import type { LocationHint } from "./location-hints";
 
-/** Cloudflare's Durable Object location hints (applied only when an object is first created). */
-export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
-export type LocationHint = (typeof LOCATION_HINTS)[number];
+export { LOCATION_HINTS, type LocationHint } from "./location-hints";
 
 export function queueStub(env: Env, queue: string, locationHint?: LocationHint): DurableObjectStub<QueueObject> {
   return env.QUEUES.getByName(queue, locationHint ? { locationHint } : undefined);

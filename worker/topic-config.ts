@@ -5,7 +5,7 @@
  * copy; every partition keeps the copy it was last given, stamped with a version.
  */
 import { z } from "@hono/zod-openapi";
-import { LOCATION_HINTS, type LocationHint } from "./objects";
+import { LOCATION_HINTS, type LocationHint } from "./location-hints";
 
 export const MAX_PARTITIONS = 64;
 /** A row in a Durable Object's SQLite may not exceed 2 MB; keep a message well under it. */
