@@ -14,8 +14,8 @@ const printable = (max: number): fc.Arbitrary<string> => fc.string({ unit: "grap
 /** Names a path segment or a body field may carry: valid, invalid, absurd. */
 export function nameish(valid: readonly string[]): fc.Arbitrary<string> {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...valid) },
-    { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,12}$/).map((s) => `fz-${s}`) },
+    { weight: 12, arbitrary: fc.constantFrom(...valid) },
+    { weight: 3, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,12}$/).map((s) => `fz-${s}`) },
     { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
     { weight: 1, arbitrary: fc.constantFrom("", ".", "..", "-x", "a b", "a/b", "x".repeat(129), "%", "é", "*", "a#1") },
   );
@@ -88,6 +88,34 @@ export function bodyish(names: readonly string[]): fc.Arbitrary<string | undefin
   );
 }
 
+/**
+ * A body the route accepts, with small values (no long polls, few partitions), so a good
+ * share of requests runs the handler and the object, not only the schema.
+ */
+function validBody(route: string, names: readonly string[]): fc.Arbitrary<unknown> {
+  const fuzzName = fc.constantFrom(...names.filter((n) => n.startsWith("fz-")));
+  const msg = fc.record({ body: fc.jsonValue({ maxDepth: 2 }), id: printable(8).filter((x) => x.length > 0), key: printable(6).filter((x) => x.length > 0), headers: fc.dictionary(printable(6).filter((x) => x.length > 0), printable(8), { maxKeys: 3 }) }, { requiredKeys: ["body"] });
+  const receipts = fc.record({ receipts: fc.array(printable(40), { minLength: 1, maxLength: 3 }) });
+  const bodies: Record<string, fc.Arbitrary<unknown>> = {
+    "POST /v1/tokens": fc.record({ ttl: fc.integer({ min: 1, max: 600 }), capabilities: fc.constant({ "queues/fz-*": ["send"] }) }),
+    "PUT /v1/queues/{q}": fc.record({ visibilityTimeout: fc.integer({ min: 1, max: 60 }), maxReceives: fc.integer({ min: 1, max: 5 }), delay: fc.integer({ min: 0, max: 3 }), deadLetterQueue: fc.oneof(fuzzName, fc.constant(null)) }, { requiredKeys: [] }),
+    "POST /v1/queues/{q}/messages": fc.oneof(msg, fc.record({ messages: fc.array(msg, { minLength: 1, maxLength: 4 }) })),
+    "POST /v1/queues/{q}/receive": fc.record({ max: fc.integer({ min: 1, max: 5 }), wait: fc.constant(0), visibilityTimeout: fc.integer({ min: 1, max: 60 }) }, { requiredKeys: [] }),
+    "POST /v1/queues/{q}/ack": receipts,
+    "POST /v1/queues/{q}/nack": receipts,
+    "POST /v1/queues/{q}/extend": receipts.map((r) => ({ ...r, visibilityTimeout: 5 })),
+    "POST /v1/queues/{q}/redrive": fc.record({ to: fuzzName, max: fc.integer({ min: 1, max: 3 }) }, { requiredKeys: [] }),
+    "PUT /v1/topics/{t}": fc.record({ partitions: fc.integer({ min: 1, max: 3 }), compaction: fc.boolean() }, { requiredKeys: [] }),
+    "POST /v1/topics/{t}/messages": fc.oneof(msg, fc.record({ messages: fc.array(msg, { minLength: 1, maxLength: 4 }) })),
+    "PUT /v1/topics/{t}/groups/{g}": fc.record({ visibilityTimeout: fc.integer({ min: 1, max: 60 }), start: fc.constantFrom("earliest", "latest") }, { requiredKeys: [] }),
+    "POST /v1/topics/{t}/groups/{g}/poll": fc.record({ max: fc.integer({ min: 1, max: 5 }), wait: fc.constant(0) }, { requiredKeys: [] }),
+    "POST /v1/topics/{t}/groups/{g}/ack": receipts,
+    "POST /v1/topics/{t}/groups/{g}/seek": fc.record({ to: fc.oneof(fc.constantFrom("earliest", "latest"), fc.nat({ max: 5 })), partition: fc.constant(0) }, { requiredKeys: ["to"] }),
+    "PUT /v1/topics/{t}/subscriptions/{s}": fc.oneof(fc.record({ queue: fuzzName }), fc.constant({ url: "http://127.0.0.1:9/h" })),
+  };
+  return bodies[route] ?? fc.constant({});
+}
+
 const ROUTES = Object.keys(ROUTE_ACTIONS);
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -101,16 +129,23 @@ export interface FuzzRequest {
 
 /**
  * One request: a route of the table (its own method or another), or a random path; random
- * names in its parameters; a random query; a credential by index into the caller's list.
+ * names in its parameters; a random query; a credential (an index into the caller's list).
  */
-export function requestish(names: readonly string[], credentials: number): fc.Arbitrary<FuzzRequest> {
+export function requestish(names: readonly string[], credential: fc.Arbitrary<number>): fc.Arbitrary<FuzzRequest> {
   const segment = nameish(names).map((s) => encodeURIComponent(s));
-  const routed = fc.record({ route: fc.constantFrom(...ROUTES), q: segment, t: segment, g: segment, s: segment, ownMethod: fc.boolean(), method: fc.constantFrom(...METHODS) }).map((r) => {
-    const [own, template] = r.route.split(" ") as [string, string];
-    const path = template.replace(/\{(q|t|g|s)\}/g, (_, p: "q" | "t" | "g" | "s") => r[p]);
-    return { method: r.ownMethod ? own : r.method, path };
-  });
-  const random = fc.record({ method: fc.constantFrom(...METHODS), path: fc.webPath().map((p) => (p.startsWith("/") ? p : `/${p}`)) });
+  const routed = fc.constantFrom(...ROUTES).chain((route) =>
+    fc.record({
+      q: segment, t: segment, g: segment, s: segment,
+      ownMethod: fc.nat({ max: 9 }).map((n) => n > 0),
+      method: fc.constantFrom(...METHODS),
+      valid: fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: validBody(route, names).map((b) => JSON.stringify(b)) }),
+    }).map((r) => {
+      const [own, template] = route.split(" ") as [string, string];
+      const path = template.replace(/\{(q|t|g|s)\}/g, (_, p: "q" | "t" | "g" | "s") => r[p]);
+      return { method: r.ownMethod ? own : r.method, path, socket: /\/(consume|subscribe)$/.test(template), valid: r.valid };
+    }),
+  );
+  const random = fc.record({ method: fc.constantFrom(...METHODS), path: fc.webPath().map((p) => (p.startsWith("/") ? p : `/${p}`)), socket: fc.constant(false), valid: fc.constant(undefined) });
   const query = fc.oneof(
     { weight: 3, arbitrary: fc.constant("") },
     { weight: 3, arbitrary: fc.record({ partition: numberish, from: fc.oneof(numberish, fc.constantFrom("latest", "earliest")), limit: numberish, since: numberish }, { requiredKeys: [] })
@@ -119,27 +154,35 @@ export function requestish(names: readonly string[], credentials: number): fc.Ar
   );
   const headers = fc.record(
     {
-      "content-type": fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/x+json", "multipart/form-data"),
-      upgrade: fc.constantFrom("websocket", "h2c"),
+      "content-type": fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom("application/json", "application/json; charset=utf-8") },
+        { weight: 2, arbitrary: fc.constantFrom("text/plain", "", "application/x+json", "multipart/form-data") },
+      ),
       accept: fc.constantFrom("text/event-stream", "*/*"),
       "last-event-id": fc.oneof(printable(10), fc.constantFrom("5", "-1", "1e99")),
       "x-fuzz": printable(40),
     },
-    { requiredKeys: [] },
+    { requiredKeys: ["content-type"] },
   );
+  // An upgrade header turns any request into a GET in workerd, so it is rare except on sockets.
+  const upgrade = fc.nat({ max: 9 });
   return fc.record({
     target: fc.oneof({ weight: 9, arbitrary: routed }, { weight: 1, arbitrary: random }),
     query,
-    credential: fc.nat({ max: credentials - 1 }),
-    headers,
-    body: bodyish(names),
-  }).map(({ target, query, credential, headers, body }) => ({
-    method: target.method,
-    path: `${target.path}${query}`,
     credential,
-    headers: Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== "")),
-    body: target.method === "GET" || target.method === "HEAD" ? undefined : body,
-  }));
+    headers,
+    upgrade,
+    body: bodyish(names),
+  }).map(({ target, query, credential, headers, upgrade, body }) => {
+    const withUpgrade = target.socket ? upgrade > 1 : upgrade === 0;
+    return {
+      method: target.method,
+      path: `${target.path}${query}`,
+      credential,
+      headers: { ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== "")), ...(withUpgrade ? { upgrade: upgrade % 2 ? "websocket" : "h2c" } : {}) },
+      body: target.method === "GET" || target.method === "HEAD" ? undefined : (target.valid ?? body),
+    };
+  });
 }
 
 /** Random client → server frames for /consume and /subscribe sockets. */
