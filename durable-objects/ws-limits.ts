@@ -126,7 +126,7 @@ export function maxSockets(env: { SPOOL_MAX_SOCKETS_PER_OBJECT?: string }): numb
 }
 
 /** Whether the object may accept one more socket. */
-export function hasSocketRoom(ctx: DurableObjectState, env: { SPOOL_MAX_SOCKETS_PER_OBJECT?: string }): boolean {
+export function hasSocketRoom(ctx: { getWebSockets(): unknown[] }, env: { SPOOL_MAX_SOCKETS_PER_OBJECT?: string }): boolean {
   return ctx.getWebSockets().length < maxSockets(env);
 }
 
