@@ -165,7 +165,8 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
 
   async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const s = this.state(ws);
-    if (!s) return;
+    // Frames still in flight after we closed the socket: sending on it would throw.
+    if (!s || ws.readyState !== WebSocket.OPEN) return;
     const verdict = checkFrame(message, s.limits, Date.now());
     ws.serializeAttachment(s); // the frame budget moved
     if (!verdict.ok) return closeFor(ws, verdict);
