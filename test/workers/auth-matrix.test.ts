@@ -1,11 +1,11 @@
 // The authorisation matrix: for every route of the action table (auth-routes.ts), a token
 // with exactly the capability it needs gets past auth, and tokens with every other
 // capability get 403; bad tokens get 401; ?token= works only on streaming routes.
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../worker/tokens";
 import { ALL_CAPABILITIES, documentedRoutes, type Names, ROUTE_ACTIONS, send } from "./auth-routes";
-import { ADMIN_KEY, call, uniqueName } from "./helpers";
+import { ADMIN_KEY, BASE, call, callJson, uniqueName } from "./helpers";
 import { forge, tamper, type Caps } from "./token-helpers";
 
 /** Bodies that get a request past validation, so "passes" means the handler ran. */
@@ -166,4 +166,34 @@ describe("auth matrix - a second resource in the body", () => {
       expect(withSend.status).toBeLessThan(500);
     });
   }
+});
+
+describe("auth matrix - frames on a subscription socket", () => {
+  async function socketWith(topic: string, caps: Caps): Promise<{ reply: (frame: unknown) => Promise<any> }> {
+    const url = `${BASE}/v1/topics/${topic}/subscribe?token=${await token(caps)}`;
+    const res = await exports.default.fetch(new Request(url, { headers: { upgrade: "websocket" } }));
+    const ws = res.webSocket!;
+    ws.accept();
+    return {
+      reply: (frame) =>
+        new Promise((ok) => {
+          ws.addEventListener("message", (e) => {
+            const f = JSON.parse(e.data as string);
+            if (f.type === "published" || f.type === "error") ok(f);
+          });
+          ws.send(JSON.stringify(frame));
+        }),
+    };
+  }
+
+  it("auth matrix - a subscription socket publishes only with 'publish' as well as 'subscribe'", async () => {
+    const { t } = await seeded();
+    const frame = { type: "publish", messages: [{ body: "over the socket" }] };
+    const refused = await (await socketWith(t, { [`topics/${t}`]: ["subscribe"] })).reply(frame);
+    expect(refused).toMatchObject({ type: "error", code: "FORBIDDEN" });
+    expect((await callJson("GET", `/v1/topics/${t}/messages`)).body.messages).toEqual([]);
+    const published = await (await socketWith(t, { [`topics/${t}`]: ["subscribe", "publish"] })).reply(frame);
+    expect(published.type).toBe("published");
+    expect((await callJson("GET", `/v1/topics/${t}/messages`)).body.messages.map((m: { body: unknown }) => m.body)).toEqual(["over the socket"]);
+  });
 });
