@@ -63,7 +63,7 @@ describe("client auth", () => {
         url: url(),
         fetch: loggingFetch(log),
         getToken: async () => {
-          const t = await mintToken({ [`topics/${name}`]: ["publish"] }, 3);
+          const t = await mintToken({ [`topics/${name}`]: ["publish"] }, 6); // refreshed in its last 1.2 s
           calls.push({ at: Date.now(), expiresAt: t.expiresAt });
           return shape === "object" ? t : t.token;
         },
@@ -77,7 +77,7 @@ describe("client auth", () => {
       expect(log.filter((e) => e.status === 401)).toEqual([]);
       await client.close();
     }
-  }, 30_000);
+  }, 40_000);
 
   it("client auth - a live subscription whose token expires is closed (4001), refreshes and resumes without gap or duplicate", async () => {
     const name = unique("t");

@@ -92,12 +92,18 @@ describe("client queues", () => {
   it("client queue - 429 QUEUE_FULL is retried after Retry-After and then succeeds", async () => {
     const log: LoggedRequest[] = [];
     const name = unique("q");
-    let drained: Promise<unknown> | undefined;
+    let drained = false;
+    const logged = loggingFetch(log)!;
     const client = adminClient({
-      fetch: loggingFetch(log, (e) => {
-        // Make room as soon as the server has said "full": the client's retry must then get in.
-        if (e.status === 429 && !drained) drained = spool.queue(name).purge();
-      }),
+      fetch: async (input, init) => {
+        const res = await logged(input, init);
+        // Make room as soon as the server has said "full" (before the client sees it): its retry must then get in.
+        if (res.status === 429 && !drained) {
+          drained = true;
+          await spool.queue(name).purge();
+        }
+        return res;
+      },
     });
     const q = client.queue<string>(name);
     await q.configure({ maxMessages: 1 });
