@@ -92,7 +92,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
       stop: this.stopSignal.signal,
       reconnect: options.reconnect,
       status: ctx.status,
-      stream: this.ref,
+      stream: () => this.ref,
       credentials: ctx.http.credentials,
       session: (opened) => this.session(opened),
     }).then((error) => {

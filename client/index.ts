@@ -111,8 +111,8 @@ export class Spool implements AsyncDisposable {
 export { Queue, type SendOptions } from "./queues";
 export { Topic, type FanOut } from "./topics";
 export { Group, GroupConsumer, GROUP_POLL_WAIT_S, type GroupConsumeOptions } from "./groups";
-export { Subscription, SUBSCRIBE_BUFFER_MESSAGES, type SubscribeOptions } from "./subscribe";
-export { Consumer, CONSUME_CONCURRENCY, CONSUME_PREFETCH, DEFAULT_VISIBILITY_TIMEOUT_S, NACK_BASE_DELAY_S, NACK_MAX_DELAY_S, defaultNackDelay, type ConsumeOptions } from "./consume";
+export { Subscription, SUBSCRIBE_BUFFER_MESSAGES, SUBSCRIBE_CONFIRM_INTERVAL_MS, AUTO_FALLBACK_AFTER, type SubscribeOptions } from "./subscribe";
+export { Consumer, CONSUME_CONCURRENCY, CONSUME_PREFETCH, DEFAULT_VISIBILITY_TIMEOUT_S, EXTEND_PER_LEASE, MAX_CREDIT, NACK_BASE_DELAY_S, NACK_MAX_DELAY_S, defaultNackDelay, type ConsumeOptions } from "./consume";
 export { ConsumerBase, type HandlerContext, type MessageHandler } from "./handlers";
 export { idempotent, kvStore, MemoryStore, IDEMPOTENCY_TTL_S, MEMORY_STORE_MAX_ENTRIES, type IdempotencyStore, type IdempotentOptions, type KVNamespaceLike } from "./idempotent";
 export { PUBLISH_LINGER_MS, PUBLISH_MAX_BATCH, PUBLISH_MAX_BATCH_BYTES, type BatchOptions } from "./publisher";

@@ -27,7 +27,8 @@ export interface LoopSpec {
   stop: AbortSignal;
   reconnect?: ReconnectOptions;
   status: StatusHub;
-  stream: StreamRef;
+  /** What the stream is, for status events (a subscription may change transport). */
+  stream: () => StreamRef;
   credentials: Credentials;
   /** Runs before each attempt (e.g. waiting for a slow reader). */
   prepare?(): Promise<void>;
@@ -40,19 +41,19 @@ export interface LoopSpec {
 /** Runs until `stop` aborts (resolves undefined) or an error ends the stream (resolves it). */
 export async function connectionLoop(spec: LoopSpec): Promise<Error | undefined> {
   const maxAttempts = spec.reconnect?.maxAttempts ?? RECONNECT_MAX_ATTEMPTS;
-  const { status, stream } = spec;
+  const { status } = spec;
   let attempt = 0;
   while (!spec.stop.aborted) {
     let error: Error | undefined;
     try {
       await spec.prepare?.();
       if (spec.stop.aborted) break;
-      status.emit({ type: "connecting", stream, attempt: attempt + 1 });
-      const s = await spec.session(() => status.emit({ type: "connected", stream }));
+      status.emit({ type: "connecting", stream: spec.stream(), attempt: attempt + 1 });
+      const s = await spec.session(() => status.emit({ type: "connected", stream: spec.stream() }));
       if (spec.stop.aborted) break;
-      status.emit({ type: "disconnected", stream, code: s.code, reason: s.reason, error: s.error });
+      status.emit({ type: "disconnected", stream: spec.stream(), code: s.code, reason: s.reason, error: s.error });
       if (s.healthy) attempt = 0;
-      const verdict = spec.verdict?.(s) ?? defaultVerdict(s, stream);
+      const verdict = spec.verdict?.(s) ?? defaultVerdict(s, spec.stream());
       if (verdict instanceof Error) return verdict;
       if (s.code === CloseCodes.EXPIRED) await spec.credentials.refresh().catch(() => {});
       if (verdict === "quick" && s.healthy) continue;
@@ -69,7 +70,7 @@ export async function connectionLoop(spec: LoopSpec): Promise<Error | undefined>
       return new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `gave up after ${maxAttempts} reconnect attempts`, cause: error });
     }
     const delayMs = backoffDelay(attempt, spec.reconnect);
-    status.emit({ type: "reconnecting", stream, attempt, delayMs, error });
+    status.emit({ type: "reconnecting", stream: spec.stream(), attempt, delayMs, error });
     await sleep(delayMs, spec.stop);
   }
   return undefined;

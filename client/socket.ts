@@ -85,7 +85,8 @@ export type Explain = () => Promise<unknown>;
 
 /** Why a handshake failed, as far as the API can tell us. */
 async function probe(http: Http, path: string, query: Query, explain?: Explain): Promise<SpoolError> {
-  const failed = new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `WebSocket to ${path} could not be opened` });
+  // HTTP to the same URL works but the WebSocket did not open: something on the way blocks WebSockets.
+  const failed = new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `WebSocket to ${path} could not be opened (HTTP works)`, details: { httpReachable: true } });
   const tryRequest = async (request: () => Promise<unknown>): Promise<SpoolError | undefined> => {
     try {
       await request();

@@ -17,14 +17,16 @@
 import type { ReconnectOptions } from "./backoff";
 import { Channel } from "./channel";
 import { seg, type ClientContext } from "./context";
-import { GapError, type SpoolError } from "./errors";
+import { ConnectionError, GapError, type SpoolError } from "./errors";
 import { connectionLoop, HEALTHY_CONNECTION_MS, type Session } from "./reconnect";
 import type { StreamRef } from "./status";
-import { transport, type StreamConnection, type Transport, type TransportName } from "./transports";
+import { transport, type StreamConnection, type StreamHandlers, type Transport, type TransportName } from "./transports";
 import type { Gap, ReadResult, StartPosition, TopicMessage } from "./types";
 
 /** Messages buffered for a slow reader before the stream pauses. */
 export const SUBSCRIBE_BUFFER_MESSAGES = 1000;
+/** Handshakes refused while HTTP works, in a row, before `transport: "auto"` switches to SSE. */
+export const AUTO_FALLBACK_AFTER = 2;
 /** How often the reader's progress is confirmed to the server (WebSocket flow control). */
 export const SUBSCRIBE_CONFIRM_INTERVAL_MS = 50;
 
@@ -33,7 +35,7 @@ export interface SubscribeOptions {
   partition?: number;
   /** `"latest"` (default: messages published from now on), `"earliest"` or an offset. */
   from?: StartPosition;
-  /** `"websocket"` (default) or `"sse"` where WebSockets are blocked. */
+  /** `"auto"` (default: WebSocket, switching to SSE when WebSockets are blocked), `"websocket"` or `"sse"`. */
   transport?: TransportName;
   /** Called when offsets were removed before the stream reached them; the stream goes on. Without it, iteration throws `GapError`. */
   onGap?: (gap: Gap) => void;
@@ -53,8 +55,9 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
   private position: StartPosition;
   private readonly channel: Channel<TopicMessage<T>>;
   private readonly stop = new AbortController();
-  private readonly transport: Transport;
-  private readonly ref: StreamRef;
+  private transport: Transport;
+  private ref: StreamRef;
+  private blockedHandshakes = 0;
   private readonly bufferSize: number;
   private connection: StreamConnection | undefined;
   private taken = -1;
@@ -69,7 +72,7 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
     this.partition = options.partition ?? 0;
     this.position = options.from ?? "latest";
     this.bufferSize = Math.max(1, options.bufferSize ?? SUBSCRIBE_BUFFER_MESSAGES);
-    this.transport = transport(options.transport ?? "websocket", ctx.http, topic, this.partition);
+    this.transport = transport(options.transport === "sse" ? "sse" : "websocket", ctx.http, topic, this.partition);
     this.ref = { kind: "subscribe", name: topic, partition: this.partition, transport: this.transport.name };
     this.channel = new Channel({
       onReturn: () => void this.unsubscribe(),
@@ -90,7 +93,7 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
       stop: this.stop.signal,
       reconnect: options.reconnect,
       status: ctx.status,
-      stream: this.ref,
+      stream: () => this.ref,
       credentials: ctx.http.credentials,
       prepare: () => this.prepare(),
       session: (opened) => this.session(opened),
@@ -146,7 +149,7 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
     let live = true;
     let delivered = 0;
     let error: SpoolError | undefined;
-    const conn = await this.transport.connect(this.position, {
+    const conn = await this.connect({
       message: (m) => {
         if (!live || this.stop.signal.aborted) return;
         if (typeof this.position === "number" && m.offset < this.position) return; // already delivered
@@ -164,7 +167,7 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
       error: (e) => {
         if (live) error = e;
       },
-    }, this.stop.signal);
+    });
     this.connection = conn;
     if (this.stop.signal.aborted) conn.close();
     // Say from the start that this client confirms, so a burst pauses it instead of closing it.
@@ -174,6 +177,22 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
     const info = await conn.closed;
     live = false;
     return { ...info, error, healthy: delivered > 0 || Date.now() - openedAt >= HEALTHY_CONNECTION_MS };
+  }
+
+  /** Connects with the current transport; with "auto", moves to SSE once WebSockets prove blocked. */
+  private async connect(handlers: StreamHandlers): Promise<StreamConnection> {
+    try {
+      const conn = await this.transport.connect(this.position, handlers, this.stop.signal);
+      this.blockedHandshakes = 0;
+      return conn;
+    } catch (err) {
+      const blocked = err instanceof ConnectionError && err.details?.httpReachable === true;
+      this.blockedHandshakes = blocked ? this.blockedHandshakes + 1 : 0;
+      if ((this.options.transport ?? "auto") !== "auto" || this.transport.name !== "websocket" || this.blockedHandshakes < AUTO_FALLBACK_AFTER) throw err;
+      this.transport = transport("sse", this.ctx.http, this.topic, this.partition);
+      this.ref = { ...this.ref, transport: "sse" };
+      return this.transport.connect(this.position, handlers, this.stop.signal);
+    }
   }
 
   private onGap(from: number, to: number): void {

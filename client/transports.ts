@@ -10,7 +10,8 @@ import { openSocket, type CloseInfo, type Frame } from "./socket";
 import type { StartPosition, TopicMessage } from "./types";
 import { seg } from "./context";
 
-export type TransportName = "websocket" | "sse";
+/** `"auto"`: WebSocket, falling back to SSE when WebSockets are blocked on the way. */
+export type TransportName = "websocket" | "sse" | "auto";
 
 export interface StreamHandlers {
   message(message: TopicMessage): void;
@@ -30,12 +31,12 @@ export interface StreamConnection {
 }
 
 export interface Transport {
-  readonly name: TransportName;
+  readonly name: "websocket" | "sse";
   /** Opens the stream at `from`; resolves once the server accepted it. */
   connect(from: StartPosition, handlers: StreamHandlers, signal: AbortSignal): Promise<StreamConnection>;
 }
 
-export function transport(name: TransportName, http: Http, topic: string, partition: number): Transport {
+export function transport(name: "websocket" | "sse", http: Http, topic: string, partition: number): Transport {
   if (name === "sse") return sseTransport(http, topic, partition);
   return {
     name: "websocket",

@@ -109,6 +109,44 @@ describe.each<TransportName>(["websocket", "sse"])("client subscribe over %s", (
 });
 
 describe("client subscribe - status and flow control", () => {
+  it("client subscribe - transport auto moves to SSE when WebSockets are blocked on the way", async () => {
+    const real = globalThis.WebSocket;
+    // A network that refuses every WebSocket handshake while plain HTTP gets through.
+    class Blocked extends EventTarget {
+      readyState = 3;
+      constructor() {
+        super();
+        setTimeout(() => {
+          this.dispatchEvent(new Event("error"));
+          this.dispatchEvent(Object.assign(new Event("close"), { code: 1006, reason: "" }));
+        }, 0);
+      }
+      send(): void {}
+      close(): void {}
+    }
+    globalThis.WebSocket = Blocked as unknown as typeof WebSocket;
+    const client = adminClient();
+    try {
+      const topic = client.topic<string>(unique("t"));
+      await topic.publish([{ body: "a" }, { body: "b" }]);
+      const statuses: ConnectionStatus[] = [];
+      const watch = (async () => {
+        for await (const s of client.status()) statuses.push(s);
+      })();
+      const sub = topic.subscribe({ from: "earliest" }); // transport defaults to "auto"
+      const got = await take(sub[Symbol.asyncIterator](), 2);
+      expect(got.map((m) => m.body)).toEqual(["a", "b"]);
+      const connected = statuses.filter((s) => s.type === "connected");
+      expect(connected.map((s) => s.stream.transport)).toEqual(["sse"]);
+      expect(statuses[0]).toMatchObject({ type: "connecting", stream: { transport: "websocket" } });
+      await client.close();
+      await watch;
+    } finally {
+      globalThis.WebSocket = real;
+      await client.close();
+    }
+  });
+
   it("client subscribe - status() reports connecting, connected and closed for a stream", async () => {
     const client = adminClient();
     const topic = client.topic(unique("t"));
