@@ -23,6 +23,10 @@ import type { QueueMessage } from "./types";
 
 /** Messages the server may push ahead of the handlers (the credit window). */
 export const CONSUME_PREFETCH = 10;
+/** How long `stop()` waits for the server to answer the last acks before it closes anyway. */
+export const STOP_SETTLE_TIMEOUT_MS = 5_000;
+/** Longest nack delay the server accepts (12 h). */
+const MAX_NACK_DELAY_S = 43_200;
 /** Largest credit window the server accepts. */
 export const MAX_CREDIT = 1000;
 /** Handlers run at once. */
@@ -108,7 +112,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
     this.outbox?.sendNow({ type: "credit", n: 0 });
     this.nackAll(this.pool.drain(leased));
     await this.pool.idle();
-    await new Promise((r) => setTimeout(r, 0)); // let the last acks leave
+    await this.outbox?.settled(STOP_SETTLE_TIMEOUT_MS); // the last acks are applied before the close
     this.stopSignal.abort();
     this.closeSocket?.();
     await this.closed;
@@ -134,8 +138,10 @@ export class Consumer<T = unknown> extends ConsumerBase {
         if (this.isStopping && receipt !== undefined) this.nackAll([delivery]);
         else this.pool.add(delivery);
       } else if (frame.type === "result") {
+        outbox?.answered();
         this.onResult(frame);
       } else if (frame.type === "error") {
+        outbox?.answered(); // a refused frame is answered with an error instead of a result
         error = errorFromFrame(frame);
         this.options.onError?.(error);
       }
@@ -187,7 +193,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
 
   private nackDelay(attempts: number, err: unknown): number {
     const s = this.options.nackDelay ? this.options.nackDelay(attempts, err) : defaultNackDelay(attempts);
-    return Math.max(0, Math.round(s));
+    return Math.min(MAX_NACK_DELAY_S, Math.max(0, Math.round(s)));
   }
 
   /** Hands messages that will not be handled back to the queue at once. */

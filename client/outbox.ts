@@ -16,6 +16,9 @@ export class Outbox {
   private readonly pending = new Map<string, { op: Op; arg?: number; receipts: string[] }>();
   private readonly budget = newFrameBudget(Date.now());
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private disposed = false;
+  /** Frames sent whose `result` has not come back yet. */
+  private unanswered = 0;
 
   constructor(private readonly socket: Socket) {}
 
@@ -43,7 +46,24 @@ export class Outbox {
     return this.socket.send(frame);
   }
 
+  /** The server answered one ack, nack or extend frame (with a `result` frame). */
+  answered(): void {
+    if (this.unanswered > 0) this.unanswered--;
+  }
+
+  /**
+   * Resolves once every frame was sent and answered (so closing now cannot overtake an ack),
+   * or after `timeoutMs`, or when the outbox is disposed.
+   */
+  async settled(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.pending.size > 0 || this.unanswered > 0) && !this.disposed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.ceil(1000 / FRAMES_PER_SECOND)));
+    }
+  }
+
   dispose(): void {
+    this.disposed = true;
     clearTimeout(this.timer);
     this.pending.clear();
   }
@@ -70,7 +90,7 @@ export class Outbox {
       const frame: Record<string, unknown> = entry.op === "credit" ? { type: "credit", n: entry.arg } : { type: entry.op, receipts };
       if (entry.op === "nack") frame.delay = entry.arg;
       if (entry.op === "extend") frame.visibilityTimeout = entry.arg;
-      this.socket.send(frame);
+      if (this.socket.send(frame) && entry.op !== "credit") this.unanswered++;
     }
     if (this.pending.size > 0) this.timer = setTimeout(() => this.flush(), Math.ceil(1000 / FRAMES_PER_SECOND));
   }

@@ -102,7 +102,7 @@ export class Subscription<T = unknown> implements AsyncIterable<TopicMessage<T>>
   }
 
   /** The offset this subscription resumes from (last delivered offset + 1), once known. */
-  get next(): number | undefined {
+  get resumeFrom(): number | undefined {
     return typeof this.position === "number" ? this.position : undefined;
   }
 

@@ -16,7 +16,7 @@ describe.each<TransportName>(["websocket", "sse"])("client subscribe over %s", (
     await topic.publish({ body: "live2" });
     const live = await take(it, 1);
     expect([...history, ...live].map((m) => [m.offset, m.body])).toEqual([[0, "h0"], [1, "h1"], [2, "live2"]]);
-    expect(sub.next).toBe(3);
+    expect(sub.resumeFrom).toBe(3);
     await sub.unsubscribe();
     expect(await sub.closed).toBeUndefined();
   });
