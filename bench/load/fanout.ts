@@ -4,11 +4,12 @@
  * small window of messages in flight: the next publish starts when the previous message
  * reached every tracked subscriber, so the server runs flat out without unbounded buffering.
  * Counts every frame on every socket (deliveries/s) and times publish -> receive on up to
- * ten tracked subscribers spread over the connection order.
+ * ten tracked subscribers spread over the connection order. Every subscriber confirms its
+ * progress every 50 ms, as Spool's client SDK does.
  */
 import { call, emit, endPhase, finish, generatorArgs, must, sampleMessage, sleep, startPhase } from "./common.ts";
 import type { GeneratorArgs } from "./protocol.ts";
-import { closeSubscribers, openSubscribers, wsUrl, type Subscriber } from "./sockets.ts";
+import { closeSubscribers, confirmProgress, openSubscribers, wsUrl, type Subscriber } from "./sockets.ts";
 import { percentile } from "../stats.ts";
 
 interface Args extends GeneratorArgs {
@@ -73,6 +74,8 @@ async function phase(kind: "spool" | "baseline"): Promise<FanoutPhaseResult> {
   };
 
   const subs = await openSubscribers(wsUrl(args.url, subscribePath), auth, n, onFrame);
+  // Both sides get the same acks (the bare object ignores them), so client work is equal.
+  const stopConfirming = confirmProgress(subs);
   if (kind === "baseline") {
     // Every upgrade has reached the object once it counts them all.
     for (let i = 0; i < 100; i++) {
@@ -117,7 +120,10 @@ async function phase(kind: "spool" | "baseline"): Promise<FanoutPhaseResult> {
   const published = seq - publishedBefore;
   stop = true;
   await Promise.all(loops);
-  const closedByServer = subs.filter((s) => s.closedEarly).length;
+  stopConfirming();
+  const closed = subs.filter((s) => s.closedEarly !== null);
+  if (closed.length > 0) emit({ event: "log", message: `${kind}: ${closed.length} sockets closed by the server, e.g. ${closed[0]!.closedEarly}` });
+  const closedByServer = closed.length;
   const expected = seq * n;
   const received = () => subs.reduce((sum, s) => sum + s.frames, 0);
   for (let i = 0; i < 40 && received() < expected; i++) await sleep(50); // stragglers

@@ -1,11 +1,12 @@
 /**
- * Load generator: fixed-connection HTTP load with autocannon, one phase per route (Spool's
- * and its baseline's), each after a warm-up. Reports messages/s and latency percentiles
+ * Load generator: fixed-connection HTTP load with autocannon (or, for one connection, a
+ * timed loop), one phase per route (Spool's and its baseline's), each after a warm-up. Reports messages/s and latency percentiles
  * of the 2xx answers, and every non-2xx or socket error.
  */
 import autocannon from "autocannon";
 import { call, emit, endPhase, finish, generatorArgs, startPhase } from "./common.ts";
 import type { GeneratorArgs } from "./protocol.ts";
+import { percentile } from "../stats.ts";
 
 export interface HttpPhase {
   phase: string;
@@ -37,6 +38,39 @@ interface Args extends GeneratorArgs {
 const args = generatorArgs<Args>();
 const results: HttpPhaseResult[] = [];
 
+/**
+ * One connection, one request at a time, timed with performance.now(): autocannon reports
+ * whole milliseconds, too coarse for an unloaded request that takes about one.
+ */
+async function serial(p: HttpPhase, seconds: number): Promise<Omit<HttpPhaseResult, "phase">> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const headers = { authorization: `Bearer ${args.adminKey}`, "content-type": "application/json" };
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end && latencies.length < 1_000_000) {
+    const t = performance.now();
+    try {
+      const res = await fetch(`${args.url}${p.path}`, { method: p.method, headers, body: p.body, signal: AbortSignal.timeout(30_000) });
+      await res.arrayBuffer();
+      if (res.status >= 200 && res.status < 300) latencies.push(performance.now() - t);
+      else failed++;
+    } catch {
+      failed++;
+    }
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  return {
+    seconds: elapsed,
+    ok: latencies.length,
+    failed,
+    requestsPerSec: latencies.length / elapsed,
+    messagesPerSec: (latencies.length * p.messagesPerRequest) / elapsed,
+    p50Ms: percentile(latencies, 50) ?? 0,
+    p99Ms: percentile(latencies, 99) ?? 0,
+  };
+}
+
 for (const p of args.phases) {
   for (const s of p.setup ?? []) {
     // A failing setup (feature not built yet) still measures, and reports, the failures.
@@ -51,6 +85,14 @@ for (const p of args.phases) {
     body: p.body,
     timeout: 30,
   };
+  if (p.connections === 1) {
+    if (args.warmupSeconds > 0) await serial(p, args.warmupSeconds);
+    startPhase(p.phase);
+    const r = await serial(p, args.seconds);
+    endPhase(p.phase);
+    results.push({ phase: p.phase, ...r });
+    continue;
+  }
   if (args.warmupSeconds > 0) await autocannon({ ...options, duration: args.warmupSeconds });
   startPhase(p.phase);
   const r = await autocannon({ ...options, duration: args.seconds });

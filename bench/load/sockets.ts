@@ -8,7 +8,38 @@ export interface Subscriber {
   ws: WebSocket;
   index: number;
   frames: number;
-  closedEarly: boolean;
+  /** Highest message offset seen, and the last one confirmed to the server. */
+  offset: number;
+  confirmed: number;
+  /** Set when the server closed the socket before the bench did: `code reason`. */
+  closedEarly: string | null;
+}
+
+/** Where the offset sits in a message frame (`{"type":"message","partition":0,"offset":12,...`). */
+const OFFSET_KEY = '"offset":';
+
+/** The offset of a message frame without parsing the whole frame, or -1. */
+export function frameOffset(data: Buffer): number {
+  const text = data.toString("latin1", 0, Math.min(data.length, 96));
+  const at = text.indexOf(OFFSET_KEY);
+  return at < 0 ? -1 : parseInt(text.slice(at + OFFSET_KEY.length), 10);
+}
+
+/**
+ * Confirms every subscriber's progress every `intervalMs`, as Spool's client SDK does
+ * (`{"type":"ack","offset":n}`): Spool's flow control pauses a subscriber that never
+ * confirms. Returns a stop function.
+ */
+export function confirmProgress(subs: Subscriber[], intervalMs = 50): () => void {
+  const timer = setInterval(() => {
+    for (const s of subs) {
+      if (s.offset > s.confirmed && s.ws.readyState === WebSocket.OPEN) {
+        s.ws.send(`{"type":"ack","offset":${s.offset}}`);
+        s.confirmed = s.offset;
+      }
+    }
+  }, intervalMs);
+  return () => clearInterval(timer);
 }
 
 /** Opens `count` sockets to `url` (50 at a time); `onFrame` sees every frame of every socket. */
@@ -25,7 +56,7 @@ export async function openSubscribers(
     const batch = Array.from({ length: Math.min(50, count - start) }, (_, k) => start + k);
     await Promise.all(batch.map((index) => new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(url, { headers, perMessageDeflate: false });
-      const sub: Subscriber = { ws, index, frames: 0, closedEarly: false };
+      const sub: Subscriber = { ws, index, frames: 0, offset: -1, confirmed: -1, closedEarly: null };
       const timer = setTimeout(() => reject(new Error(`socket ${index} did not open`)), Math.max(1000, deadline - Date.now()));
       ws.once("open", () => {
         clearTimeout(timer);
@@ -42,10 +73,12 @@ export async function openSubscribers(
       });
       ws.on("message", (data: Buffer) => {
         sub.frames++;
+        const offset = frameOffset(data);
+        if (offset > sub.offset) sub.offset = offset;
         onFrame(sub, data);
       });
-      ws.on("close", () => {
-        sub.closedEarly = true;
+      ws.on("close", (code: number, reason: Buffer) => {
+        sub.closedEarly = `${code} ${reason.toString().slice(0, 80)}`;
       });
     })));
   }
