@@ -98,7 +98,7 @@ export function requires<K extends ResourceKind>(
   options: RequireOptions = {},
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const cred = await authenticate(c, options.queryToken ?? false);
+    const cred = c.get("credential") ?? (await authenticate(c, options.queryToken ?? false));
     c.set("credential", cred);
     demand(c, kind, action, options.list ? "*" : (c.req.param(PARAM_OF[kind]) ?? ""));
     await next();
@@ -135,10 +135,24 @@ export function credentialExpiry(c: Context<AppEnv>): number | null {
   return cred?.type === "token" ? cred.expiresAt : null;
 }
 
+/** Paths whose browsers cannot send headers (WebSocket and SSE), so `?token=` is accepted. */
+const STREAM_PATH = /^\/v1\/(queues\/[^/]+\/consume|topics\/[^/]+\/(subscribe|events))$/;
+
+/**
+ * Middleware for every /v1 request: authenticates before anything reads the body, so an
+ * unauthenticated caller gets 401 (not 413/415/400) and costs no body parsing.
+ * `requires` then only authorises.
+ */
+export const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const allowQueryToken = c.req.method === "GET" && STREAM_PATH.test(c.req.path);
+  c.set("credential", await authenticate(c, allowQueryToken));
+  await next();
+};
+
 /** Route middleware for admin-only routes (minting tokens): a token never suffices. */
 export function requiresAdmin(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const cred = await authenticate(c, false);
+    const cred = c.get("credential") ?? (await authenticate(c, false));
     if (cred.type !== "admin") throw new ApiError("FORBIDDEN", "only the admin key may do this");
     c.set("credential", cred);
     await next();

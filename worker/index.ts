@@ -4,7 +4,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
-import { authenticate } from "./auth";
+import { authenticate, authenticated } from "./auth";
 import type { AppEnv } from "./env";
 import { ApiError, errorResponse, toApiError } from "./errors";
 import { jsonBody } from "./http";
@@ -28,6 +28,7 @@ app.use("*", cors({
   exposeHeaders: ["Retry-After"],
   maxAge: 600,
 }));
+app.use("/v1/*", authenticated);
 app.use("/v1/*", jsonBody);
 app.route("/", meta);
 app.route("/v1/queues", queues);

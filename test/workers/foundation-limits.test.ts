@@ -30,3 +30,20 @@ describe("request plumbing", () => {
     }
   });
 });
+
+describe("authentication comes first", () => {
+  it("auth - an unauthenticated request is 401 before its body is judged (size, type, JSON)", async () => {
+    const cases = [
+      { raw: JSON.stringify({ body: "x".repeat(1024 * 1024 + 10) }), type: "application/json" },
+      { raw: "hello", type: "text/plain" },
+      { raw: "{not json", type: "application/json" },
+    ];
+    for (const { raw, type } of cases) {
+      const res = await call("POST", "/v1/queues/first/messages", { raw, auth: null, headers: { "content-type": type } });
+      expect(res.status).toBe(401);
+      expect(errorCode(await res.json())).toBe("UNAUTHORIZED");
+    }
+    const peek = await callJson("GET", "/v1/queues/first");
+    expect(peek.status).toBe(404);
+  });
+});
