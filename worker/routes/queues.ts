@@ -183,9 +183,8 @@ queues.openapi(
     responses: { 101: { description: "switching to the WebSocket protocol" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
   }),
   async (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new ApiError("UPGRADE_REQUIRED", "this endpoint needs a WebSocket upgrade (Upgrade: websocket)");
-    }
+    // The object answers 404 for a missing queue before 426 for a missing upgrade, so a
+    // plain GET explains a refused handshake.
     const headers = new Headers(c.req.raw.headers);
     const expires = credentialExpiry(c);
     if (expires !== null) headers.set(EXPIRES_HEADER, String(expires));

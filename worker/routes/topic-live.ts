@@ -53,6 +53,8 @@ topicLive.openapi(
   }),
   async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      // Say what is wrong with the target first, so a plain GET explains a refused handshake.
+      await checkPartition(c.env, await requireTopic(c.env, c.req.valid("param").t), c.req.valid("query").partition ?? 0);
       throw new ApiError("UPGRADE_REQUIRED", "this endpoint speaks WebSocket: send 'Upgrade: websocket'");
     }
     const expiresAt = credentialExpiry(c);
