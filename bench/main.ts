@@ -40,10 +40,11 @@ export interface BenchResults {
 const opts = parseOptions(process.argv.slice(2), join(ROOT, "bench/results"));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function selected(group: Group): Row[] {
-  if (!opts.scenarios) return opts.quick && !group.quick ? [] : group.rows;
-  if (opts.scenarios.includes(group.id)) return group.rows;
-  return group.rows.filter((r) => opts.scenarios!.includes(r.id));
+function selected(group: Group, options: BenchOptions): Row[] {
+  const wanted = options.scenarios;
+  if (!wanted) return options.quick && !group.quick ? [] : group.rows;
+  if (wanted.includes(group.id)) return group.rows;
+  return group.rows.filter((r) => wanted.includes(r.id));
 }
 
 let currentGroup = "";
@@ -80,7 +81,7 @@ async function measure(server: BenchServer, options: BenchOptions, groups: Group
   let counter = 0;
   for (let run = 0; run < runs; run++) {
     for (const group of groups) {
-      const rows = selected(group);
+      const rows = selected(group, options);
       if (rows.length === 0) continue;
       for (const row of rows) rowsById.set(row.id, row);
       currentGroup = group.id;
@@ -137,7 +138,7 @@ if (opts.wrangler && !opts.url) {
   const dev = await startWranglerDev(workDir);
   try {
     const refGroups = groups.filter((g) => g.id === "noop" || g.id === "publish");
-    wranglerRows = await measure(dev, { ...opts, scenarios: ["noop", "publish-1"] }, refGroups, 1);
+    wranglerRows = await measure(dev, { ...opts, scenarios: ["noop", "publish-1", "publish-1-serial"] }, refGroups, 1);
   } finally {
     await dev.stop();
   }

@@ -26,7 +26,12 @@ function table(rows: RowSummary[]): string[] {
   ];
   for (const r of rows) {
     const base = r.baselineFigure ? `${num(r.baselineFigure.value)} (${r.baseline})` : "—";
-    const extra = r.figure.extra?.perServerCore != null ? `; ${num(r.figure.extra.perServerCore)} per server core` : "";
+    const x = r.figure.extra ?? {};
+    const extra = [
+      x.perServerCore != null ? `; ${num(x.perServerCore)} per server core` : "",
+      x.kibPerSubscriber != null ? `; ${num(x.kibPerSubscriber)} KiB per subscriber` : "",
+      x.hibernatedMiB != null ? `; ${num(x.hibernatedMiB)} MiB after 30 s idle` : "",
+    ].join("");
     out.push(
       `| ${r.title} | ${num(r.figure.value)} ${r.unit}${extra} | ${base} | ${ratioCell(r)} | ` +
         `${latency(r.figure.p50Ms, r.figure.p99Ms)} | ${r.baselineFigure ? latency(r.baselineFigure.p50Ms, r.baselineFigure.p99Ms) : "–"} | ` +
