@@ -110,9 +110,16 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
   /** After an append committed: push to caught-up sockets, wake SSE streams. Never waits. */
   onAppend(entries: LogEntry[]): void {
     if (entries.length === 0) return;
+    const sockets = this.ctx.getWebSockets(SUBSCRIBER_TAG);
+    if (sockets.length === 0 && this.streams.size === 0) {
+      // Nobody to serialise for: a later subscriber reads from the log, and the cache must
+      // stay a contiguous run, so drop it rather than leave a hole.
+      this.frames.clear();
+      return;
+    }
     this.frames.append(entries);
     const now = Date.now();
-    for (const ws of this.ctx.getWebSockets(SUBSCRIBER_TAG)) {
+    for (const ws of sockets) {
       const s = this.state(ws);
       if (!s || ws.readyState !== WebSocket.OPEN) continue;
       if (s.limits.expiresAt !== null && now >= s.limits.expiresAt) {

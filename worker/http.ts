@@ -45,7 +45,10 @@ export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const limit = maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES);
   const declared = Number(c.req.header("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const buf = await readLimited(c.req.raw, limit);
+  // With a declared length within the limit, HTTP framing bounds the body: read it in one
+  // call. Otherwise (chunked) count bytes as they stream and stop at the limit.
+  const buf = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw, limit);
+  if (buf.byteLength > limit) throw tooLarge(limit);
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (buf.byteLength === 0) {
     c.req.raw = new Request(c.req.raw, { body: "{}", headers: withJsonType(c.req.raw.headers) });
@@ -57,12 +60,15 @@ export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
     });
   }
   const text = new TextDecoder().decode(buf);
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new ApiError("BAD_REQUEST", "request body is not valid JSON");
   }
   c.req.raw = new Request(c.req.raw, { body: text, headers: c.req.raw.headers });
+  // The validators read c.req.json(): hand them this parse instead of a second one.
+  (c.req.bodyCache as Record<string, Promise<unknown>>).json = Promise.resolve(parsed);
   await next();
 };
 
