@@ -35,14 +35,14 @@ export interface BenchServer {
 }
 
 /**
- * Spool's sources as of a git ref (worker/ and durable-objects/), with the bench's own
+ * Spool's sources as of a git ref (worker/, durable-objects/ and protocol/), with the bench's own
  * worker/ from the working tree, in a temp dir (outside the repo, so no type-check sees
  * the copy). Lets the bench measure committed code while the working tree is mid-edit.
  * Returns the directory to bundle from; the caller removes it.
  */
 export function exportSources(ref: string, patches: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "spool-bench-src-"));
-  const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "worker", "durable-objects"], { maxBuffer: 256 * 2 ** 20 });
+  const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "worker", "durable-objects", "protocol"], { maxBuffer: 256 * 2 ** 20 });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   cpSync(join(ROOT, "bench/worker"), join(dir, "bench/worker"), { recursive: true });
   // --patch: try a proposed change on the exported copy without touching the checkout.

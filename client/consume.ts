@@ -11,6 +11,7 @@
  * drops, the server makes everything it held visible again at once, so the consumer drops
  * what it had not started, tells running handlers through their `signal`, and reconnects.
  */
+import { MAX_CREDIT, MAX_LEASE_SECONDS } from "../protocol/limits";
 import type { ReconnectOptions } from "./backoff";
 import { seg, type ClientContext } from "./context";
 import { AuthError, errorFromFrame, NotFoundError, ReceiptError, type SpoolError } from "./errors";
@@ -26,9 +27,9 @@ export const CONSUME_PREFETCH = 10;
 /** How long `stop()` waits for the server to answer the last acks before it closes anyway. */
 export const STOP_SETTLE_TIMEOUT_MS = 5_000;
 /** Longest nack delay the server accepts (12 h). */
-const MAX_NACK_DELAY_S = 43_200;
+const MAX_NACK_DELAY_S = MAX_LEASE_SECONDS;
 /** Largest credit window the server accepts. */
-export const MAX_CREDIT = 1000;
+export { MAX_CREDIT };
 /** Handlers run at once. */
 export const CONSUME_CONCURRENCY = 1;
 /** Nack delay after the first failure, doubling per attempt up to NACK_MAX_DELAY_S. */

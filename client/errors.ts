@@ -5,9 +5,9 @@
  * The codes come from the server's own dependency-free table, so the two never disagree;
  * a code added there fails this file's type-check until it is given a family.
  */
-import { ErrorCodes, isErrorCode, type ErrorCode } from "../worker/error-codes";
+import { ErrorCodes, isErrorCode, type ErrorCode } from "../protocol/errors";
 
-export { ErrorCodes, type ErrorCode } from "../worker/error-codes";
+export { ErrorCodes, type ErrorCode } from "../protocol/errors";
 
 /** Codes the client raises itself; they never come from the server. */
 export type ClientErrorCode = "CONNECTION_FAILED" | "GAP" | "CLOSED" | "TIMEOUT";

@@ -123,7 +123,7 @@ export { TOKEN_REFRESH_MARGIN_MS, TOKEN_REFRESH_FRACTION, type TokenSource, type
 export { SSE_IDLE_TIMEOUT_MS } from "./sse";
 export type { ConnectionStatus, StreamRef } from "./status";
 export type { TransportName } from "./transports";
-export { CloseCodes } from "../durable-objects/ws-limits";
+export { CloseCodes } from "../protocol/sockets";
 export {
   SpoolError, InvalidRequestError, AuthError, NotFoundError, ConflictError, ReceiptError, BackpressureError, ServerError,
   ConnectionError, ClosedError, GapError, ERROR_FAMILIES, ErrorCodes, type ErrorCode, type ClientErrorCode,

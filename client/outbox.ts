@@ -2,9 +2,10 @@
  * Acks, nacks and extends a queue consumer sends over its socket, coalesced into as few
  * frames as the server's per-socket frame rate allows: sent at once while the budget
  * lasts, batched when it runs low, so a fast consumer is never closed for flooding
- * (close code 4029). Uses the server's own limits and token bucket (ws-limits.ts).
+ * (close code 4029). Uses the server's own limits and token bucket (protocol/sockets.ts).
  */
-import { FRAME_BURST, FRAMES_PER_SECOND, newFrameBudget, spendFrame } from "../durable-objects/ws-limits";
+import { FRAME_BURST, FRAMES_PER_SECOND } from "../protocol/limits";
+import { newFrameBudget, spendFrame } from "../protocol/sockets";
 import type { Socket } from "./socket";
 
 /** Most receipts in one frame (keeps frames far below the 1 MiB frame limit). */

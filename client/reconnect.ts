@@ -4,7 +4,7 @@
  * or back off (jittered, see backoff.ts), refresh the credential when it was the problem,
  * and report every step on the client's status stream.
  */
-import { CloseCodes } from "../durable-objects/ws-limits";
+import { CloseCodes } from "../protocol/sockets";
 import type { Credentials } from "./auth";
 import { backoffDelay, RECONNECT_MAX_ATTEMPTS, sleep, type ReconnectOptions } from "./backoff";
 import { ConnectionError, isTerminal, NotFoundError, SpoolError } from "./errors";

@@ -4,11 +4,11 @@
  * for a shape (queue-types.ts, topic-types.ts, topic-groups-types.ts, topic-config.ts) it
  * is imported type-only, so the two cannot drift and no server code reaches the bundle.
  */
-import type { LogEntry } from "../durable-objects/topic-types";
-import type * as Q from "../durable-objects/queue-types";
-import type * as G from "../durable-objects/topic-groups-types";
-import type { ErrorCode } from "../worker/error-codes";
-import type { TopicConfig as ServerTopicConfig } from "../worker/topic-config";
+import type { TopicMessage as WireTopicMessage } from "../protocol/topics";
+import type * as Q from "../protocol/queues";
+import type * as G from "../protocol/groups";
+import type { ErrorCode } from "../protocol/errors";
+import type { TopicConfig as ServerTopicConfig } from "../protocol/topics";
 
 /** Message headers: string → string, at most 32 entries. */
 export type MessageHeaders = Record<string, string>;
@@ -69,7 +69,7 @@ export interface PublishResult {
 }
 
 /** A message of a topic's log, as read, streamed or polled. */
-export type TopicMessage<T = unknown> = Omit<LogEntry, "body"> & { body: T };
+export type TopicMessage<T = unknown> = Omit<WireTopicMessage, "body"> & { body: T };
 
 export interface ReadOptions {
   partition?: number;

@@ -7,8 +7,9 @@
  * (worker/tokens.ts) carry `{"<kind>/<name or prefix*>": [actions]}`.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { ApiError } from "./errors";
-import type { AppEnv, Env } from "./env";
+import { ApiError } from "../durable-objects/shared/errors";
+import type { Env } from "../durable-objects/env";
+import type { AppEnv } from "./app-env";
 import { ACTIONS, verifyToken } from "./tokens";
 
 export type ResourceKind = keyof typeof ACTIONS;

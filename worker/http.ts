@@ -4,8 +4,8 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "./errors";
-import type { AppEnv } from "./env";
+import { ApiError } from "../durable-objects/shared/errors";
+import type { AppEnv } from "./app-env";
 import { assertName } from "./names";
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;

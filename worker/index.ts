@@ -5,8 +5,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { authenticate, authenticated } from "./auth";
-import type { AppEnv } from "./env";
-import { ApiError, errorResponse, toApiError } from "./errors";
+import type { AppEnv } from "./app-env";
+import { ApiError } from "../durable-objects/shared/errors";
+import { errorResponse, toApiError } from "./errors";
 import { jsonBody } from "./http";
 import { meta } from "./routes/meta";
 import { queues } from "./routes/queues";
@@ -64,6 +65,6 @@ app.onError((err, c) => {
 });
 
 export default app;
-export { QueueObject } from "../durable-objects/queue";
-export { TopicPartition } from "../durable-objects/topic";
-export { Catalog } from "../durable-objects/catalog";
+export { QueueObject } from "../durable-objects/queue/object";
+export { TopicPartition } from "../durable-objects/topic/object";
+export { Catalog } from "../durable-objects/catalog/catalog";

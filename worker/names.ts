@@ -1,11 +1,8 @@
 /** Name rules shared by queues, topics, groups and subscriptions (API.md, Conventions). */
-import { ApiError } from "./errors";
+import { isValidName, NAME_PATTERN } from "../protocol/names";
+import { ApiError } from "../durable-objects/shared/errors";
 
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export function isValidName(name: string): boolean {
-  return NAME_PATTERN.test(name);
-}
+export { isValidName, NAME_PATTERN } from "../protocol/names";
 
 /** Throws `400 INVALID_NAME` unless `name` is a valid resource name. */
 export function assertName(name: string | undefined, what: string): string {

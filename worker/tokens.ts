@@ -9,8 +9,8 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import type { Capabilities } from "./auth";
-import type { Env } from "./env";
-import { ApiError } from "./errors";
+import type { Env } from "../durable-objects/env";
+import { ApiError } from "../durable-objects/shared/errors";
 
 /** The actions each kind of resource knows (API.md, Tokens). */
 export const ACTIONS = {

@@ -6,7 +6,7 @@
  * Ships only in the bench Worker (bench/wrangler.bench.toml), never in production.
  */
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../../durable-objects/sql";
+import { migrate } from "../../durable-objects/shared/sql";
 import type { BenchEnv } from "./env";
 
 const MIGRATIONS: readonly string[] = [

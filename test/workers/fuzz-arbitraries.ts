@@ -5,7 +5,7 @@
  * the handlers and objects, not only bounce off the schema.
  */
 import fc from "fast-check";
-import { ErrorCodes } from "../../worker/error-codes";
+import { ErrorCodes } from "../../protocol/errors";
 import { ROUTE_ACTIONS } from "./auth-routes";
 
 /** Printable ASCII: what a header value may carry. */

@@ -5,7 +5,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CloseCodes } from "../../durable-objects/ws-limits";
+import { CloseCodes } from "../../durable-objects/shared/socket-limits";
 import { mintToken } from "../../worker/tokens";
 import { frameish, KNOWN_CODES } from "./fuzz-arbitraries";
 import { seedStore, snapshot, type Seeded } from "./fuzz-store";

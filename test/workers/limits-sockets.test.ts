@@ -5,8 +5,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { CloseCodes, FRAME_BURST, MAX_FRAME_BYTES, type SocketLimits } from "../../durable-objects/ws-limits";
-import { partitionStub, queueStub } from "../../worker/objects";
+import { CloseCodes, FRAME_BURST, MAX_FRAME_BYTES, type SocketLimits } from "../../durable-objects/shared/socket-limits";
+import { partitionStub, queueStub } from "../../durable-objects/env";
 import { ADMIN_KEY, BASE, callJson, uniqueName } from "./helpers";
 import { mint } from "./token-helpers";
 

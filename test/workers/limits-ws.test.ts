@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkFrame, CloseCodes, FRAME_BURST, FRAMES_PER_SECOND, MAX_FRAME_BYTES, MAX_SOCKETS_PER_OBJECT,
   maxSockets, newSocketLimits, socketLimitResponse, truncateReason,
-} from "../../durable-objects/ws-limits";
+} from "../../durable-objects/shared/socket-limits";
 import { errorCode } from "./helpers";
 
 const T0 = 1_800_000_000_000;

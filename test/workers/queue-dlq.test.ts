@@ -2,8 +2,8 @@
 // cross-object move surviving failures and restarts without loss or duplication.
 import { describe, expect, it } from "vitest";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import type { QueueObject } from "../../durable-objects/queue";
-import { tick } from "../../durable-objects/queue-leases";
+import type { QueueObject } from "../../durable-objects/queue/object";
+import { tick } from "../../durable-objects/queue/leases";
 import { callJson, uniqueName } from "./helpers";
 import { advance, statsOf, stub } from "./queue-helpers";
 

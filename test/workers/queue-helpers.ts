@@ -1,9 +1,9 @@
 /** Helpers for the queue tests: RPC results, object access, and moving a queue's clock. */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import type { Result } from "../../worker/errors";
-import { queueStub } from "../../worker/objects";
-import type { QueueObject } from "../../durable-objects/queue";
+import type { Result } from "../../protocol/errors";
+import { queueStub } from "../../durable-objects/env";
+import type { QueueObject } from "../../durable-objects/queue/object";
 import { callJson } from "./helpers";
 
 /** The value of an RPC result; fails the test on an error result. */

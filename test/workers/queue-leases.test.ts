@@ -2,7 +2,7 @@
 // eviction in the middle of leases, and long polls.
 import { describe, expect, it } from "vitest";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import type { QueueObject } from "../../durable-objects/queue";
+import type { QueueObject } from "../../durable-objects/queue/object";
 import { callJson, uniqueName } from "./helpers";
 import { advance, statsOf, stub } from "./queue-helpers";
 

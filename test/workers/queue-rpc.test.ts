@@ -2,8 +2,8 @@
 // receiveDeadLetter (idempotent moves that bypass dedup).
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
-import { queueStub } from "../../worker/objects";
-import type { DeadLetterResult, PeekedMessage, QueueInfo, QueueSendResult } from "../../durable-objects/queue-types";
+import { queueStub } from "../../durable-objects/env";
+import type { DeadLetterResult, PeekedMessage, QueueInfo, QueueSendResult } from "../../protocol/queues";
 import { uniqueName } from "./helpers";
 import { codeOf, value } from "./queue-helpers";
 

@@ -2,9 +2,9 @@
 // every hot-path query is served by an index (a scan would read ~100,000).
 import { describe, expect, it } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
-import type { QueueObject } from "../../durable-objects/queue";
-import type { QueueSendResult, ReceivedMessage } from "../../durable-objects/queue-types";
-import type { Result } from "../../worker/errors";
+import type { QueueObject } from "../../durable-objects/queue/object";
+import type { QueueSendResult, ReceivedMessage } from "../../protocol/queues";
+import type { Result } from "../../protocol/errors";
 import { callJson, uniqueName } from "./helpers";
 import { stub } from "./queue-helpers";
 

@@ -3,9 +3,9 @@
 // and the pure pieces (address rules, backoff, signature format).
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { isPrivateHost, webhookUrlProblem } from "../../durable-objects/forward-address";
-import { FIRST_RETRY_MS, MAX_RETRY_MS, retryDelayMs } from "../../durable-objects/forward-backoff";
-import { signatureHeader } from "../../durable-objects/forward-sign";
+import { isPrivateHost, webhookUrlProblem } from "../../durable-objects/topic/forward/address";
+import { FIRST_RETRY_MS, MAX_RETRY_MS, retryDelayMs } from "../../durable-objects/shared/backoff";
+import { signatureHeader } from "../../durable-objects/topic/forward/sign";
 import app from "../../worker/index";
 import { ADMIN_KEY, BASE, callJson, errorCode, uniqueName } from "./helpers";
 import { createTopic, putSubscription } from "./subscription-helpers";

@@ -6,11 +6,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic";
-import type { ForwarderTestHooks } from "../../durable-objects/topic-forward";
-import type { PeekedMessage } from "../../durable-objects/queue-types";
-import type { Result } from "../../worker/errors";
-import { partitionStub, queueStub } from "../../worker/objects";
+import type { TopicPartition } from "../../durable-objects/topic/object";
+import type { ForwarderTestHooks } from "../../durable-objects/topic/forward/forwarder";
+import type { PeekedMessage } from "../../protocol/queues";
+import type { Result } from "../../protocol/errors";
+import { partitionStub, queueStub } from "../../durable-objects/env";
 import { callJson } from "./helpers";
 
 export interface Published { id: string; partition: number; offset: number; duplicate: boolean }

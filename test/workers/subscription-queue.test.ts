@@ -4,7 +4,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { partitionStub } from "../../worker/objects";
+import { partitionStub } from "../../durable-objects/env";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import {
   createTopic, drain, makeRetriesDue, peekQueue, publish, putSubscription, retryUntilSettled, setHooks, subscriptionStatus,

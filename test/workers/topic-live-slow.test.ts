@@ -5,9 +5,9 @@
 // a stalled one gets everything. Proved by counts, never by timing.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic";
-import { SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, unconfirmed, type SubscriberState } from "../../durable-objects/topic-live-socket";
-import { CloseCodes } from "../../durable-objects/ws-limits";
+import type { TopicPartition } from "../../durable-objects/topic/object";
+import { SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, unconfirmed, type SubscriberState } from "../../durable-objects/topic/live/socket";
+import { CloseCodes } from "../../durable-objects/shared/socket-limits";
 import { uniqueName } from "./helpers";
 import { publishOk, putTopic, sqlIn, stub } from "./topic-log-helpers";
 import { subscribe, type Subscriber } from "./topic-live-helpers";

@@ -2,7 +2,7 @@
 // heartbeats, a bounded lifetime, subscriber counts and bad input.
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic";
+import type { TopicPartition } from "../../durable-objects/topic/object";
 import { errorCode, uniqueName } from "./helpers";
 import { fireAlarm, publishOk, putTopic, stub, topicStatus } from "./topic-log-helpers";
 import { events, SseReader } from "./topic-live-helpers";

@@ -2,7 +2,7 @@
 // concurrent publishing, resume, gap frames, publish frames, eviction, bad input.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic";
+import type { TopicPartition } from "../../durable-objects/topic/object";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import { mint } from "./token-helpers";
 import { fireAlarm, publishOk, putTopic, stub, topicStatus } from "./topic-log-helpers";

@@ -1,8 +1,8 @@
 /** Helpers for the topic log tests: HTTP calls, partition stubs, and seeding a partition's state. */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { TopicPartition } from "../../durable-objects/topic";
-import { partitionStub } from "../../worker/objects";
+import type { TopicPartition } from "../../durable-objects/topic/object";
+import { partitionStub } from "../../durable-objects/env";
 import { callJson } from "./helpers";
 
 export interface Published { id: string; partition: number; offset: number; duplicate: boolean }

@@ -2,9 +2,9 @@
 // backpressure and partition growth. Alarms are fired directly; time is moved by ageing rows.
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic";
-import { GroupCommit } from "../../durable-objects/topic-log-commit";
-import { fnv1a32 } from "../../worker/topic-hash";
+import type { TopicPartition } from "../../durable-objects/topic/object";
+import { GroupCommit } from "../../durable-objects/topic/log/commit";
+import { fnv1a32 } from "../../protocol/key-hash";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import { age, fireAlarm, publish, publishOk, putTopic, read, readAll, sqlIn, stub, topicStatus } from "./topic-log-helpers";
 

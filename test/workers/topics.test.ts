@@ -1,6 +1,6 @@
 // Topics over HTTP: config, the catalog, publish, key placement, dedup and bad input.
 import { describe, expect, it } from "vitest";
-import { fnv1a32 } from "../../worker/topic-hash";
+import { fnv1a32 } from "../../protocol/key-hash";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import { subscribe } from "./topic-live-helpers";
 import { publish, publishOk, putTopic, read, readAll, topicStatus } from "./topic-log-helpers";

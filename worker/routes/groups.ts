@@ -4,12 +4,12 @@
  * config when first used. Poll, ack and seek go to the partitions concerned.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { MAX_DELIVERIES_LIMIT, MAX_VISIBILITY_TIMEOUT, type SeekTarget } from "../../durable-objects/topic-groups-types";
+import { MAX_DELIVERIES_LIMIT, MAX_VISIBILITY_TIMEOUT, type SeekTarget } from "../../durable-objects/topic/groups/types";
 import { demand, requires } from "../auth";
 import { newApp, validNames } from "../http";
 import { errorResponses, NameSchema } from "../schemas";
-import { checkPartition, requireTopic } from "../topic-directory";
-import { ackGroup, groupStatus, pollGroup, putGroup, seekGroup } from "./groups-calls";
+import { checkPartition, requireTopic } from "../../durable-objects/topic/router/directory";
+import { ackGroup, groupStatus, pollGroup, putGroup, seekGroup } from "../../durable-objects/topic/router/groups";
 
 export const groups = newApp();
 groups.use("/:t/groups/:g", validNames("t", "g"));

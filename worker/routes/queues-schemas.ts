@@ -3,8 +3,8 @@
  * so the edge and the object agree on them.
  */
 import { z } from "@hono/zod-openapi";
-import { CONFIG_RANGES, LIMITS } from "../../durable-objects/queue-config";
-import { LOCATION_HINTS } from "../objects";
+import { CONFIG_RANGES, LIMITS } from "../../durable-objects/queue/config";
+import { LOCATION_HINTS } from "../../durable-objects/env";
 import { HeadersSchema, MessageIdSchema, NameSchema } from "../schemas";
 
 const int = (range: readonly [number, number]) => z.number().int().min(range[0]).max(range[1]);

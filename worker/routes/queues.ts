@@ -3,14 +3,15 @@
  * call on the queue's object (durable-objects/queue.ts), whose method has the route's name.
  */
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
-import type { CatalogEntry } from "../../durable-objects/catalog";
-import { EXPIRES_HEADER } from "../../durable-objects/queue-consumers";
-import type { QueueSendInput, QueueStats } from "../../durable-objects/queue-types";
+import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
+import { EXPIRES_HEADER } from "../../durable-objects/queue/consumers";
+import type { QueueSendInput, QueueStats } from "../../protocol/queues";
 import { credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
-import type { ErrorBody } from "../error-codes";
-import { ApiError, type Result, unwrap } from "../errors";
+import type { ErrorBody } from "../../protocol/errors";
+import { ApiError, unwrap } from "../../durable-objects/shared/errors";
+import { type Result } from "../../protocol/errors";
 import { newApp, validNames } from "../http";
-import { catalogStub, queueStub } from "../objects";
+import { catalogStub, queueStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
 import {
   AckBody, AckedSchema, ConfigBody, CreatedSchema, ExtendBody, ExtendedSchema, InfoSchema, ListSchema, NackBody,

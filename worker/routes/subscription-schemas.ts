@@ -5,7 +5,7 @@
  * silently creates a different subscription.
  */
 import { z } from "@hono/zod-openapi";
-import { webhookUrlProblem } from "../../durable-objects/forward-address";
+import { webhookUrlProblem } from "../../durable-objects/topic/forward/address";
 import { HeadersSchema, NameSchema } from "../schemas";
 
 export const DEFAULT_MAX_ATTEMPTS = 10;

@@ -6,17 +6,17 @@
  * it again (say after a partial failure) converges every partition on the same config.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { privateWebhooksAllowed, webhookUrlProblem } from "../../durable-objects/forward-address";
-import { generateSecret } from "../../durable-objects/forward-sign";
-import type { PartitionSubscription, SubscriptionConfig, SubscriptionTarget } from "../../durable-objects/forward-types";
+import { privateWebhooksAllowed, webhookUrlProblem } from "../../durable-objects/topic/forward/address";
+import { generateSecret } from "../../durable-objects/topic/forward/sign";
+import type { PartitionSubscription, SubscriptionConfig, SubscriptionTarget } from "../../durable-objects/topic/forward/types";
 import { demand, requires } from "../auth";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../errors";
+import type { Env } from "../../durable-objects/env";
+import { ApiError, unwrap } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { partitionStub, queueStub } from "../objects";
+import { partitionStub, queueStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_WEBHOOK_TIMEOUT, SubscriptionBody, type SubscriptionBodyInput, SubscriptionStatusSchema } from "./subscription-schemas";
-import { requireTopic } from "../topic-directory";
+import { requireTopic } from "../../durable-objects/topic/router/directory";
 
 /** Longest resource name (API.md, Conventions). */
 const MAX_NAME_LENGTH = 128;

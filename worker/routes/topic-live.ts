@@ -5,14 +5,14 @@
  * client cannot smuggle in the internal headers that say what its credential may do.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { LIVE_HEADERS } from "../../durable-objects/topic-live";
+import { LIVE_HEADERS } from "../../durable-objects/topic/live/live";
 import { credentialExpiry, may, requires } from "../auth";
-import type { Env } from "../env";
-import { ApiError } from "../errors";
+import type { Env } from "../../durable-objects/env";
+import { ApiError } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { partitionStub } from "../objects";
+import { partitionStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
-import { checkPartition, requireTopic } from "../topic-directory";
+import { checkPartition, requireTopic } from "../../durable-objects/topic/router/directory";
 
 export const topicLive = newApp();
 topicLive.use("/:t/subscribe", validNames("t"));

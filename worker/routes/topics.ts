@@ -4,17 +4,18 @@
  * publishes) and makes one RPC per partition.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { CatalogEntry } from "../../durable-objects/catalog";
-import type { LogEntry } from "../../durable-objects/topic-types";
+import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
+import type { LogEntry } from "../../durable-objects/topic/types";
 import { requires } from "../auth";
-import type { Env } from "../env";
-import { ApiError, unwrap } from "../errors";
+import type { Env } from "../../durable-objects/env";
+import { ApiError, unwrap } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { catalogStub, partitionStub } from "../objects";
+import { catalogStub, partitionStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
-import { TopicConfigPatchSchema, TopicConfigSchema, type TopicInfo } from "../topic-config";
-import { checkPartition, configureTopic, forgetTopic, requireTopic } from "../topic-directory";
-import { PublishBodySchema, publishToTopic } from "../topic-publish";
+import { TopicConfigPatchSchema, TopicConfigSchema } from "./topic-schemas";
+import { type TopicInfo } from "../../durable-objects/topic/config";
+import { checkPartition, configureTopic, forgetTopic, requireTopic } from "../../durable-objects/topic/router/directory";
+import { PublishBodySchema, publishToTopic } from "../../durable-objects/topic/router/publish";
 
 export const topics = newApp();
 topics.use("/:t/*", validNames("t"));

@@ -1,0 +1,217 @@
+/**
+ * WebSocket consumers (`GET /v1/queues/{q}/consume`) on the Hibernation API.
+ *
+ * Flow control is by credit: a socket may hold at most `credit` unacked messages (0 until
+ * it sends one). How many it holds is not counted in memory but read from SQL (messages in
+ * flight with `consumer = <socket id>`), so acks, nacks, lease expiry, retention and purge
+ * free slots by themselves and nothing is lost on hibernation or eviction. Per-socket state
+ * (id, credit, frame budget, credential expiry) lives in the attachment. In at-most-once
+ * mode nothing stays unacked, so each pushed message uses up one unit of credit instead,
+ * and the next `credit` frame sets the allowance again.
+ */
+import type { ErrorCode, ErrorValue } from "../../protocol/errors";
+import type { Result } from "../../protocol/errors";
+import { LIMITS } from "./config";
+import { ack, extend, heldBy, nack, releaseConsumer, takeMessages, type QueueContext } from "./leases";
+import type { Env } from "../env";
+import { CloseCodes, checkFrame, closeFor, hasSocketRoom, newSocketLimits, socketLimitResponse, type SocketLimits } from "../shared/socket-limits";
+
+/** Header the Worker sets with the credential's expiry (ms), for tokens. */
+export const EXPIRES_HEADER = "x-spool-credential-expires";
+
+interface Attachment {
+  id: string;
+  credit: number;
+  limits: SocketLimits;
+}
+
+/** What the consumers need from their object. */
+export interface ConsumerHost {
+  transact<T>(fn: (q: QueueContext) => Result<T>): Result<T>;
+  settle(): Promise<void>;
+}
+
+type Frame =
+  | { type: "credit"; n: number }
+  | { type: "ack"; receipts: string[] }
+  | { type: "nack"; receipts: string[]; delay: number }
+  | { type: "extend"; receipts: string[]; visibilityTimeout: number };
+
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+}
+
+/** Validates a client frame; a string is the validation message. */
+function parseFrame(data: Record<string, unknown>): Frame | string {
+  const receipts = data.receipts;
+  const receiptsOk = Array.isArray(receipts) && receipts.length >= 1 && receipts.length <= LIMITS.maxReceipts && receipts.every((r) => typeof r === "string");
+  switch (data.type) {
+    case "credit":
+      return isInt(data.n, 0, LIMITS.maxCredit) ? { type: "credit", n: data.n } : `credit.n must be an integer in 0..${LIMITS.maxCredit}`;
+    case "ack":
+      return receiptsOk ? { type: "ack", receipts: receipts as string[] } : `receipts must be 1..${LIMITS.maxReceipts} strings`;
+    case "nack": {
+      if (!receiptsOk) return `receipts must be 1..${LIMITS.maxReceipts} strings`;
+      const delay = data.delay ?? 0;
+      return isInt(delay, 0, LIMITS.maxLeaseSeconds) ? { type: "nack", receipts: receipts as string[], delay } : `delay must be an integer in 0..${LIMITS.maxLeaseSeconds}`;
+    }
+    case "extend":
+      if (!receiptsOk) return `receipts must be 1..${LIMITS.maxReceipts} strings`;
+      return isInt(data.visibilityTimeout, 0, LIMITS.maxLeaseSeconds)
+        ? { type: "extend", receipts: receipts as string[], visibilityTimeout: data.visibilityTimeout }
+        : `visibilityTimeout must be an integer in 0..${LIMITS.maxLeaseSeconds}`;
+    default:
+      return "";
+  }
+}
+
+export class Consumers {
+  /** Sockets being closed right now: getWebSockets() may still list them, so pump must skip them. */
+  private readonly closing = new Set<string>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    private readonly host: ConsumerHost,
+  ) {}
+
+  count(): number {
+    return this.ctx.getWebSockets().length;
+  }
+
+  /**
+   * Accepts an upgrade forwarded by the Worker. A refusal is a Response in the API's error
+   * shape, which the route turns back into an ApiError.
+   */
+  async accept(request: Request): Promise<Response> {
+    const exists = this.host.transact(() => ok(null));
+    if (!exists.ok) return refuse(exists.error, 404);
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return refuse({ code: "UPGRADE_REQUIRED", message: "this endpoint needs a WebSocket upgrade" }, 426);
+    }
+    if (!hasSocketRoom(this.ctx, this.env)) return socketLimitResponse(this.env);
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, ["consumer"]);
+    const expires = Number(request.headers.get(EXPIRES_HEADER) ?? "NaN");
+    const att: Attachment = { id: crypto.randomUUID(), credit: 0, limits: newSocketLimits(Date.now(), Number.isFinite(expires) ? expires : null) };
+    server.serializeAttachment(att);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment;
+    const verdict = checkFrame(message, att.limits, Date.now());
+    if (!verdict.ok) return this.drop(ws, verdict.code, verdict.reason);
+    ws.serializeAttachment(att); // the frame budget moved
+    let data: unknown;
+    try {
+      data = typeof message === "string" ? JSON.parse(message) : undefined;
+    } catch {
+      data = undefined;
+    }
+    const frame = data && typeof data === "object" && !Array.isArray(data) ? parseFrame(data as Record<string, unknown>) : "";
+    if (frame === "") {
+      sendError(ws, "BAD_REQUEST", "frames are JSON objects of type credit, ack, nack or extend");
+      return this.drop(ws, CloseCodes.BAD_FRAME, "bad frame");
+    }
+    if (typeof frame === "string") return sendError(ws, "VALIDATION_FAILED", frame);
+
+    if (frame.type === "credit") {
+      att.credit = frame.n;
+      ws.serializeAttachment(att);
+    } else {
+      const r = this.host.transact<Record<string, unknown>>((q) => {
+        if (frame.type === "ack") return ok({ type: "result", op: "ack", ...ack(q, frame.receipts) });
+        if (frame.type === "nack") return ok({ type: "result", op: "nack", ...nack(q, frame.receipts, frame.delay) });
+        return ok({ type: "result", op: "extend", ...extend(q, frame.receipts, frame.visibilityTimeout) });
+      });
+      if (!r.ok) {
+        sendError(ws, r.error.code, r.error.message);
+        return close(ws, CloseCodes.GONE, "queue deleted");
+      }
+      trySend(ws, r.value);
+    }
+    await this.host.settle();
+  }
+
+  /** The socket closed: its unacked messages are visible again at once. */
+  async onClose(ws: WebSocket): Promise<void> {
+    await this.drop(ws, CloseCodes.NORMAL, "closed");
+  }
+
+  /** Closes a socket and ends its leases (the server may close first; do not wait for the peer). */
+  private async drop(ws: WebSocket, code: number, reason: string): Promise<void> {
+    close(ws, code, reason);
+    const att = ws.deserializeAttachment() as Attachment | null;
+    if (!att) return;
+    this.closing.add(att.id);
+    try {
+      const r = this.host.transact((q) => ok(releaseConsumer(q, att.id)));
+      if (r.ok) await this.host.settle();
+    } finally {
+      this.closing.delete(att.id);
+    }
+  }
+
+  /**
+   * Pushes visible messages to sockets with free credit. Each socket's leases are one
+   * transaction; the caller sets the alarm afterwards, so pushed leases expire like others.
+   */
+  pump(): void {
+    const now = Date.now();
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as Attachment | null;
+      if (!att || att.credit === 0 || ws.readyState !== WebSocket.OPEN || this.closing.has(att.id)) continue;
+      if (att.limits.expiresAt !== null && now >= att.limits.expiresAt) {
+        // Its leases end when the close completes (webSocketClose) or by lease expiry.
+        close(ws, CloseCodes.EXPIRED, "token expired; reconnect with a fresh token");
+        continue;
+      }
+      let exhausted = false;
+      let atMostOnce = false;
+      const r = this.host.transact((q) => {
+        atMostOnce = q.config.delivery === "at-most-once";
+        const free = atMostOnce ? att.credit : att.credit - heldBy(q, att.id);
+        if (free <= 0) return ok([]);
+        const taken = takeMessages(q, free, q.config.visibilityTimeout, att.id);
+        exhausted = taken.length < free;
+        return ok(taken);
+      });
+      if (!r.ok) return;
+      for (const m of r.value) trySend(ws, { type: "message", ...m });
+      if (atMostOnce && r.value.length > 0) {
+        att.credit -= r.value.length;
+        ws.serializeAttachment(att);
+      }
+      if (exhausted) return; // nothing more is deliverable for the other sockets either
+    }
+  }
+
+  /** The queue was deleted: close every consumer. */
+  closeAll(): void {
+    for (const ws of this.ctx.getWebSockets()) close(ws, CloseCodes.GONE, "queue deleted");
+  }
+}
+
+function refuse(error: ErrorValue, status: number): Response {
+  return Response.json({ error }, { status });
+}
+
+function trySend(ws: WebSocket, frame: unknown): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // The socket is closing; its leases are released by webSocketClose.
+  }
+}
+
+function sendError(ws: WebSocket, code: ErrorCode, message: string): void {
+  trySend(ws, { type: "error", code, message });
+}
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  closeFor(ws, { code, reason });
+}

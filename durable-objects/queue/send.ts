@@ -1,0 +1,97 @@
+/**
+ * Sending: size limits, dedup by id, backpressure and the insert of a whole batch. Runs
+ * inside the caller's transaction; any error is returned before the first write, so a
+ * rejected batch writes nothing.
+ */
+import { monotonicFactory } from "ulidx";
+import type { Result } from "../../protocol/errors";
+import { messageBytes } from "./dead-letters";
+import type { QueueContext } from "./leases";
+import type { QueueSendInput, QueueSendResult, QueueSentMessage } from "../../protocol/queues";
+
+/** Sortable, unique ids for messages sent without one (monotonic within this isolate). */
+export const newMessageId = monotonicFactory();
+
+/** Seconds a full queue suggests waiting before a retry. */
+export const QUEUE_FULL_RETRY_AFTER = 1;
+
+interface Prepared {
+  id: string;
+  body: string;
+  headers: string | null;
+  grp: string;
+  bytes: number;
+  delay: number;
+  /** Index of an earlier message of this batch with the same id, or the seq of an accepted one. */
+  duplicateOf?: { index: number } | { seq: number };
+}
+
+export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[]): Result<QueueSendResult> {
+  const { config, store, now } = q;
+  const prepared: Prepared[] = [];
+  const firstIndex = new Map<string, number>();
+  let newCount = 0;
+  let newBytes = 0;
+  for (const [index, m] of messages.entries()) {
+    const body = m.body === undefined ? "null" : JSON.stringify(m.body);
+    const headers = m.headers && Object.keys(m.headers).length > 0 ? JSON.stringify(m.headers) : null;
+    const bytes = messageBytes(body, headers);
+    if (bytes > config.maxMessageBytes) {
+      return {
+        ok: false,
+        error: {
+          code: "PAYLOAD_TOO_LARGE",
+          message: `message ${index} is ${bytes} bytes; this queue's maxMessageBytes is ${config.maxMessageBytes}`,
+          details: { index, bytes, limit: config.maxMessageBytes },
+        },
+      };
+    }
+    const p: Prepared = { id: m.id ?? newMessageId(now), body, headers, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay };
+    if (config.deduplicationWindow > 0) {
+      const earlier = firstIndex.get(p.id);
+      const seq = earlier === undefined ? store.dedupSeq(p.id, now) : null;
+      if (earlier !== undefined) p.duplicateOf = { index: earlier };
+      else if (seq !== null) p.duplicateOf = { seq };
+      else firstIndex.set(p.id, index);
+    }
+    if (!p.duplicateOf) {
+      newCount++;
+      newBytes += bytes;
+    }
+    prepared.push(p);
+  }
+
+  const count = store.counter("messages");
+  const size = store.counter("bytes");
+  if (newCount > 0 && (count + newCount > config.maxMessages || size + newBytes > config.maxBytes)) {
+    return {
+      ok: false,
+      error: {
+        code: "QUEUE_FULL",
+        message: `queue is full (${count}/${config.maxMessages} messages, ${size}/${config.maxBytes} bytes); nothing of this batch was written`,
+        details: { messages: count, maxMessages: config.maxMessages, bytes: size, maxBytes: config.maxBytes },
+        retryAfter: QUEUE_FULL_RETRY_AFTER,
+      },
+    };
+  }
+
+  const out: QueueSentMessage[] = [];
+  let duplicates = 0;
+  for (const p of prepared) {
+    if (p.duplicateOf) {
+      const seq = "seq" in p.duplicateOf ? p.duplicateOf.seq : out[p.duplicateOf.index]!.seq;
+      out.push({ id: p.id, seq, duplicate: true });
+      duplicates++;
+      continue;
+    }
+    const seq = store.insert({
+      id: p.id, body: p.body, headers: p.headers, grp: p.grp, bytes: p.bytes,
+      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : 0, attempts: 0, origin: null,
+    });
+    if (config.deduplicationWindow > 0) store.recordDedup(p.id, seq, now + config.deduplicationWindow * 1000);
+    out.push({ id: p.id, seq, duplicate: false });
+  }
+  store.bump("sent", out.length - duplicates);
+  store.bump("duplicates", duplicates);
+  return { ok: true, value: { messages: out } };
+}

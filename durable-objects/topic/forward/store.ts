@@ -1,0 +1,167 @@
+/**
+ * The forwarder's SQLite state in one partition: a row per subscription with its config,
+ * position (next offset to forward), counters, retry state and last error. Every position
+ * move is a compare-and-set on (incarnation, position), so a forward that was in flight
+ * while the subscription was deleted, replaced or already advanced changes nothing.
+ */
+import { migrate } from "../../shared/sql";
+import type { ForwardError, PartitionForwardStatus, PartitionSubscription, PutSubscriptionInput, SubscriptionConfig } from "./types";
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE forward_subs (
+     name TEXT PRIMARY KEY,
+     incarnation TEXT NOT NULL,
+     partition INTEGER NOT NULL,
+     config TEXT NOT NULL,
+     secret TEXT,
+     created_at INTEGER NOT NULL,
+     position INTEGER NOT NULL,
+     due_at INTEGER,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     delivered INTEGER NOT NULL DEFAULT 0,
+     failed INTEGER NOT NULL DEFAULT 0,
+     skipped INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT
+   ) WITHOUT ROWID`,
+];
+
+/** One subscription row. `dueAt` null means caught up: the next append wakes it. */
+export interface SubRow {
+  name: string;
+  incarnation: string;
+  partition: number;
+  config: SubscriptionConfig;
+  secret: string | null;
+  createdAt: number;
+  position: number;
+  dueAt: number | null;
+  attempts: number;
+  delivered: number;
+  failed: number;
+  skipped: number;
+  lastError: ForwardError | null;
+}
+
+interface RawRow {
+  name: string; incarnation: string; partition: number; config: string; secret: string | null;
+  created_at: number; position: number; due_at: number | null; attempts: number;
+  delivered: number; failed: number; skipped: number; last_error: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+/** What a successful step adds to a row. */
+export interface Advance {
+  to: number;
+  delivered?: number;
+  failed?: number;
+  skipped?: number;
+  /** When to continue: now (more to do) or null (caught up). */
+  dueAt: number | null;
+}
+
+export class ForwardStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  migrate(): void {
+    migrate(this.sql, MIGRATIONS, "forward");
+  }
+
+  get(name: string): SubRow | null {
+    const r = this.sql.exec<RawRow>("SELECT * FROM forward_subs WHERE name = ?", name).toArray()[0];
+    return r ? fromRaw(r) : null;
+  }
+
+  /** Names of subscriptions with work due at or before `now`. */
+  due(now: number): string[] {
+    return this.sql.exec<{ name: string }>("SELECT name FROM forward_subs WHERE due_at <= ? ORDER BY due_at", now).toArray().map((r) => r.name);
+  }
+
+  earliestDue(): number | null {
+    const r = this.sql.exec<{ d: number | null }>("SELECT MIN(due_at) AS d FROM forward_subs").one();
+    return r.d;
+  }
+
+  /** Marks every caught-up subscription due now; returns how many woke. */
+  wakeIdle(now: number): number {
+    return this.sql.exec("UPDATE forward_subs SET due_at = ? WHERE due_at IS NULL", now).rowsWritten;
+  }
+
+  /** Creates the row at `position`, or updates config (and secret) of an existing one. */
+  put(input: PutSubscriptionInput, position: number): SubRow {
+    const existing = this.get(input.name);
+    const config = JSON.stringify(input.config);
+    if (existing) {
+      // A config change keeps position and counters; pending retries restart under the new target.
+      this.sql.exec(
+        `UPDATE forward_subs SET config = ?, secret = ?, attempts = 0,
+           due_at = CASE WHEN due_at IS NULL THEN NULL ELSE ? END WHERE name = ?`,
+        config, input.secret ?? null, Date.now(), input.name,
+      );
+    } else {
+      this.sql.exec(
+        `INSERT INTO forward_subs (name, incarnation, partition, config, secret, created_at, position, due_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        input.name, crypto.randomUUID(), input.partition, config, input.secret ?? null, input.createdAt, position, Date.now(),
+      );
+    }
+    return this.get(input.name)!;
+  }
+
+  delete(name: string): boolean {
+    return this.sql.exec("DELETE FROM forward_subs WHERE name = ?", name).rowsWritten > 0;
+  }
+
+  /** Moves the position if the row is still the one that was read; false if it is not. */
+  advance(row: SubRow, a: Advance): boolean {
+    return this.sql.exec(
+      `UPDATE forward_subs SET position = ?, delivered = delivered + ?, failed = failed + ?, skipped = skipped + ?,
+         attempts = 0, due_at = ? WHERE name = ? AND incarnation = ? AND position = ?`,
+      a.to, a.delivered ?? 0, a.failed ?? 0, a.skipped ?? 0, a.dueAt, row.name, row.incarnation, row.position,
+    ).rowsWritten > 0;
+  }
+
+  /** Records a failure at the current position and when to try again. */
+  fail(row: SubRow, error: ForwardError, attempts: number, retryAt: number): void {
+    this.sql.exec(
+      `UPDATE forward_subs SET attempts = ?, due_at = ?, last_error = ?
+       WHERE name = ? AND incarnation = ? AND position = ?`,
+      attempts, retryAt, JSON.stringify(error), row.name, row.incarnation, row.position,
+    );
+  }
+
+  /** Notes an error that does not hold the position (offsets lost to retention). */
+  note(row: SubRow, error: ForwardError): void {
+    this.sql.exec("UPDATE forward_subs SET last_error = ? WHERE name = ? AND incarnation = ?", JSON.stringify(error), row.name, row.incarnation);
+  }
+
+  all(): SubRow[] {
+    return this.sql.exec<RawRow>("SELECT * FROM forward_subs ORDER BY name").toArray().map(fromRaw);
+  }
+}
+
+function fromRaw(r: RawRow): SubRow {
+  return {
+    name: r.name, incarnation: r.incarnation, partition: r.partition,
+    config: JSON.parse(r.config) as SubscriptionConfig, secret: r.secret, createdAt: r.created_at,
+    position: r.position, dueAt: r.due_at, attempts: r.attempts,
+    delivered: r.delivered, failed: r.failed, skipped: r.skipped,
+    lastError: r.last_error ? (JSON.parse(r.last_error) as ForwardError) : null,
+  };
+}
+
+/** The public view of a row (never the secret). */
+export function describe(row: SubRow, next: number): PartitionSubscription {
+  const status: PartitionForwardStatus = {
+    partition: row.partition,
+    position: row.position,
+    next,
+    lag: Math.max(0, next - row.position),
+    delivered: row.delivered,
+    failed: row.failed,
+    skipped: row.skipped,
+    attempts: row.attempts,
+    retryAt: row.attempts > 0 ? row.dueAt : null,
+    lastError: row.lastError,
+  };
+  return { name: row.name, config: row.config, createdAt: row.createdAt, status };
+}

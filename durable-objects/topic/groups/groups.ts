@@ -1,0 +1,327 @@
+/**
+ * Consumer groups of a partition: positions, leases, acks, seek, dead-lettering.
+ *
+ * Members of a group compete: a poll leases each message to one member (one SQL
+ * transaction, so two polls never hold the same message), an ack settles it for good, and
+ * a lease that runs out makes the message ready again (the object's alarm does this). A
+ * message whose lease ran out `maxDeliveries` times goes to the group's dead-letter queue
+ * instead. Partition 0 is a group's home: a group exists when partition 0 has it; other
+ * partitions create their copy with the home's config when first used.
+ */
+import type { Env } from "../../env";
+import type { ErrorValue, Result } from "../../../protocol/errors";
+import { queueStub } from "../../env";
+import type { DeadLetterInput } from "../../../protocol/queues";
+import { migrate } from "../../shared/sql";
+import type { PartitionHooks } from "../object";
+import {
+  ACKED, committedOf, DEAD, GROUP_MIGRATIONS, groupNames, IN_FLIGHT, inFlightCount, insertGroup, loadGroup, READY,
+  saveConfig, saveCursor, select, tidy, type GroupRow,
+} from "./store";
+import {
+  mergeGroupConfig, makeReceipt, newLease, parseReceipt,
+  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type GroupSummary,
+  type PollInput, type PolledMessage, type PollResult, type SeekTarget,
+} from "./types";
+import type { LogEntry, LogReader, PartitionModule, PartitionReporter } from "../types";
+
+/** Dead letters moved per alarm run, and the pause before retrying a failed move. */
+const EXPIRE_BATCH = 500;
+const DEAD_LETTER_RETRY_MS = 5_000;
+
+export interface GroupCreated {
+  name: string;
+  config: GroupConfig;
+  createdAt: number;
+}
+
+export class ConsumerGroups implements PartitionModule, PartitionReporter {
+  /** Long polls waiting for something to deliver, per group (in memory: a poll dies with the instance). */
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    private readonly log: LogReader,
+    private readonly hooks: PartitionHooks,
+  ) {}
+
+  private get sql(): SqlStorage {
+    return this.ctx.storage.sql;
+  }
+
+  migrate(): void {
+    migrate(this.sql, GROUP_MIGRATIONS, "groups");
+  }
+
+  nextDeadline(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MIN(deadline) AS at FROM grp_msg WHERE deadline IS NOT NULL").one().at;
+  }
+
+  /** Leases that ran out: ready again, or (past maxDeliveries) moved to the dead-letter queue. */
+  async onAlarm(now: number): Promise<void> {
+    const expired = this.ctx.storage.transactionSync(() => {
+      const rows = this.sql.exec<{ grp: string; offset: number; attempts: number; state: number }>(
+        "SELECT grp, offset, attempts, state FROM grp_msg WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?",
+        now, EXPIRE_BATCH,
+      ).toArray();
+      const dead: { grp: string; offset: number; attempts: number }[] = [];
+      for (const r of rows) {
+        const g = loadGroup(this.sql, r.grp);
+        const max = g?.config.maxDeliveries ?? 0;
+        if (r.state === DEAD || (max > 0 && r.attempts >= max)) {
+          this.sql.exec("UPDATE grp_msg SET state = ?, lease = NULL WHERE grp = ? AND offset = ?", DEAD, r.grp, r.offset);
+          dead.push(r);
+        } else {
+          this.sql.exec("UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL WHERE grp = ? AND offset = ?", READY, r.grp, r.offset);
+        }
+      }
+      return { count: rows.length, dead };
+    });
+    for (const [grp, rows] of groupBy(expired.dead)) await this.deadLetter(grp, rows, now);
+    if (expired.count > 0) this.wake(null);
+  }
+
+  /** New messages may satisfy any waiting poll. */
+  onAppend(_entries: LogEntry[]): void {
+    this.wake(null);
+  }
+
+  /** Creates the group here, or changes its config (`start` matters only at creation). */
+  put(topic: string, name: string, patch: GroupConfigPatch, defaults: GroupConfig): Result<GroupCreated> {
+    if (!this.log.exists()) return notFound("topic");
+    return this.ctx.storage.transactionSync(() => {
+      const g = loadGroup(this.sql, name);
+      if (!g) {
+        const created = this.create(topic, name, mergeGroupConfig(defaults, patch));
+        return ok({ name, config: created.config, createdAt: created.createdAt });
+      }
+      const config = mergeGroupConfig(g.config, patch);
+      saveConfig(this.sql, name, config);
+      return ok({ name, config, createdAt: g.createdAt });
+    });
+  }
+
+  /** The group's config here, creating it with `createWith` when given and missing. */
+  config(topic: string, name: string, createWith: GroupConfig | null): Result<GroupConfig> {
+    if (!this.log.exists()) return notFound("topic");
+    const g = loadGroup(this.sql, name) ?? (createWith ? this.create(topic, name, createWith) : null);
+    return g ? ok(g.config) : notFound("group");
+  }
+
+  /** Leases up to `max` messages to the caller (`[]` when nothing is deliverable). */
+  async poll(input: PollInput): Promise<Result<PollResult>> {
+    if (!this.log.exists()) return notFound("topic");
+    const result = this.ctx.storage.transactionSync((): Result<PollResult> => {
+      const existing = loadGroup(this.sql, input.group);
+      const g = existing ?? (input.createWith ? this.create(input.topic, input.group, input.createWith) : null);
+      if (!g) return notFound("group");
+      tidy(this.sql, this.log, g);
+      const now = Date.now();
+      const lease = (input.visibilityTimeout ?? g.config.visibilityTimeout) * 1000;
+      const sel = select(this.sql, this.log, g, now, input.max);
+      for (const offset of sel.vanished) this.sql.exec("DELETE FROM grp_msg WHERE grp = ? AND offset = ?", g.name, offset);
+      const out: PolledMessage[] = [];
+      for (const { entry, attempts } of sel.picks) {
+        const id = newLease();
+        this.sql.exec(
+          `INSERT OR REPLACE INTO grp_msg (grp, offset, key, state, lease, attempts, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          g.name, entry.offset, entry.key, IN_FLIGHT, id, attempts, now + lease,
+        );
+        out.push({ ...entry, receipt: makeReceipt(entry.partition, entry.offset, id), attempts });
+      }
+      if (sel.cursor !== g.cursor) saveCursor(this.sql, g.name, sel.cursor);
+      return ok({ messages: out, created: existing === null });
+    });
+    if (result.ok && result.value.messages.length > 0) await this.hooks.scheduleAlarm();
+    return result;
+  }
+
+  /**
+   * Resolves true as soon as the group has something to deliver here (at once if it has),
+   * false after `ms`. The Worker's long poll races this across partitions, then polls.
+   */
+  async waitForWork(name: string, ms: number): Promise<boolean> {
+    if (!this.log.exists()) return false;
+    if (this.hasWork(name)) return true;
+    return new Promise((resolve) => {
+      let set = this.waiters.get(name);
+      if (!set) this.waiters.set(name, (set = new Set()));
+      const waiters = set;
+      const wake = (): void => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(wake);
+        resolve(false);
+      }, Math.max(0, ms));
+      waiters.add(wake);
+    });
+  }
+
+  /** Settles leased messages. A receipt that is not a live lease of this group fails. */
+  ack(name: string, receipts: string[]): Result<GroupAckResult> {
+    if (!this.log.exists()) return notFound("topic");
+    const result = this.ctx.storage.transactionSync((): GroupAckResult => {
+      const g = loadGroup(this.sql, name);
+      const now = Date.now();
+      let acked = 0;
+      const failed: GroupAckResult["failed"] = [];
+      for (const receipt of receipts) {
+        const r = parseReceipt(receipt);
+        const done = g !== null && r !== null && this.sql.exec(
+          `UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL
+           WHERE grp = ? AND offset = ? AND state = ? AND lease = ? AND deadline > ?`,
+          ACKED, name, r.offset, IN_FLIGHT, r.lease, now,
+        ).rowsWritten > 0;
+        if (done) acked++;
+        else failed.push({ receipt, code: "RECEIPT_INVALID" });
+      }
+      if (g && acked > 0) tidy(this.sql, this.log, g);
+      return { acked, failed };
+    });
+    // Under `ordered`, an ack frees its key for the next message.
+    if (result.acked > 0) this.wake(name);
+    return ok(result);
+  }
+
+  /** Moves the group's position here; leases out are void (their acks fail). */
+  seek(topic: string, name: string, partition: number, target: SeekTarget, createWith: GroupConfig | null): Result<GroupPartitionStatus> {
+    if (!this.log.exists()) return notFound("topic");
+    const result = this.ctx.storage.transactionSync((): Result<GroupPartitionStatus> => {
+      const g = loadGroup(this.sql, name) ?? (createWith ? this.create(topic, name, createWith) : null);
+      if (!g) return notFound("group");
+      const first = this.log.first();
+      const next = this.log.next();
+      let offset: number;
+      if ("since" in target) offset = this.log.offsetAtTime(target.since);
+      else if (target.to === "earliest") offset = first;
+      else if (target.to === "latest") offset = next;
+      else offset = target.to;
+      g.cursor = Math.min(Math.max(offset, first), next);
+      this.sql.exec("DELETE FROM grp_msg WHERE grp = ?", name);
+      saveCursor(this.sql, name, g.cursor);
+      return ok(this.statusOf(g, partition, Date.now()));
+    });
+    if (result.ok) this.wake(name);
+    return result;
+  }
+
+  /**
+   * Where the group stands here. A partition that has not yet made its copy answers as the
+   * copy would start (`fallback`, the home's config); null when the group is unknown.
+   */
+  status(name: string, partition: number, fallback: GroupConfig | null): Result<GroupPartitionStatus | null> {
+    if (!this.log.exists()) return notFound("topic");
+    const g = loadGroup(this.sql, name);
+    if (g) return ok(this.statusOf(g, partition, Date.now()));
+    if (!fallback) return ok(null);
+    const committed = fallback.start === "latest" ? this.log.next() : this.log.first();
+    return ok({ partition, committed, lag: this.log.next() - committed, inFlight: 0 });
+  }
+
+  /** Every group here with its position (for `GET /v1/topics/{t}`). */
+  list(partition: number): GroupSummary[] {
+    if (!this.log.exists()) return [];
+    const now = Date.now();
+    return groupNames(this.sql).flatMap((name) => {
+      const g = loadGroup(this.sql, name);
+      return g ? [{ name, ...this.statusOf(g, partition, now) }] : [];
+    });
+  }
+
+  /** Each group's lag here (PartitionReporter, for `GET /v1/topics/{t}`). */
+  groupLags(): Array<{ name: string; lag: number }> {
+    return this.list(0).map((g) => ({ name: g.name, lag: g.lag }));
+  }
+
+  /** Forgets every group (the topic was deleted). */
+  clear(): void {
+    this.sql.exec("DELETE FROM grp_msg");
+    this.sql.exec("DELETE FROM grp");
+    this.wake(null);
+  }
+
+  private statusOf(g: GroupRow, partition: number, now: number): GroupPartitionStatus {
+    const committed = committedOf(this.sql, this.log, g);
+    return { partition, committed, lag: Math.max(0, this.log.next() - committed), inFlight: inFlightCount(this.sql, g.name, now) };
+  }
+
+  private create(topic: string, name: string, config: GroupConfig): GroupRow {
+    const g: GroupRow = {
+      name, topic, config, createdAt: Date.now(),
+      cursor: config.start === "latest" ? this.log.next() : this.log.first(),
+    };
+    insertGroup(this.sql, g);
+    return g;
+  }
+
+  private hasWork(name: string): boolean {
+    const g = loadGroup(this.sql, name);
+    // Not created here yet: a first poll would start it, so any kept message may be work.
+    if (!g) return this.log.first() < this.log.next();
+    return select(this.sql, this.log, g, Date.now(), 1).picks.length > 0;
+  }
+
+  /** Moves poison messages out: into the dead-letter queue, or dropped when there is none. */
+  private async deadLetter(name: string, rows: { offset: number; attempts: number }[], now: number): Promise<void> {
+    const g = loadGroup(this.sql, name);
+    const dlq = g?.config.deadLetterQueue ?? null;
+    const letters: DeadLetterInput[] = [];
+    if (g && dlq) {
+      for (const r of rows) {
+        const e = this.log.read(r.offset, 1)[0];
+        if (!e || e.offset !== r.offset) continue; // gone from the log: nothing to move
+        letters.push({
+          moveKey: `${g.topic}#${e.partition}/${name}/${e.offset}/${e.id}`,
+          id: e.id, body: e.body, headers: e.headers, attempts: r.attempts, origin: `${g.topic}/${name}`,
+        });
+      }
+    }
+    let moved = true;
+    if (letters.length > 0) {
+      try {
+        const r = (await queueStub(this.env, dlq!).receiveDeadLetter(letters)) as Result<unknown>;
+        moved = r.ok;
+        if (!r.ok) console.error("dead-lettering failed", name, r.error);
+      } catch (err) {
+        moved = false;
+        console.error("dead-lettering failed", name, err);
+      }
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const r of rows) {
+        if (moved) this.sql.exec("UPDATE grp_msg SET state = ?, deadline = NULL WHERE grp = ? AND offset = ? AND state = ?", ACKED, name, r.offset, DEAD);
+        else this.sql.exec("UPDATE grp_msg SET deadline = ? WHERE grp = ? AND offset = ? AND state = ?", now + DEAD_LETTER_RETRY_MS, name, r.offset, DEAD);
+      }
+      const fresh = loadGroup(this.sql, name);
+      if (fresh && moved) tidy(this.sql, this.log, fresh);
+    });
+  }
+
+  /** Wakes the long polls of one group, or of all groups (null). */
+  private wake(name: string | null): void {
+    const sets = name === null ? [...this.waiters.values()] : [this.waiters.get(name)].filter((s) => s !== undefined);
+    for (const set of sets) for (const w of [...set]) w();
+  }
+}
+
+function ok<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+function notFound(what: "topic" | "group"): { ok: false; error: ErrorValue } {
+  return { ok: false, error: { code: "NOT_FOUND", message: `${what} not found`, details: { missing: what } } };
+}
+
+function groupBy<T extends { grp: string }>(rows: T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const r of rows) {
+    const list = out.get(r.grp);
+    if (list) list.push(r);
+    else out.set(r.grp, [r]);
+  }
+  return out;
+}

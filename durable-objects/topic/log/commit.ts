@@ -1,0 +1,197 @@
+/**
+ * The log's write path: group commit and the append transaction.
+ *
+ * Publishes that reach a partition within the same turn of the event loop are queued and
+ * written together in one `transactionSync`, so many concurrent single-message publishers
+ * share one durable commit instead of paying one each; every caller is answered after
+ * the commit that holds its messages. Each request in a commit is still judged on its
+ * own (stale config, partition full): a rejected request writes nothing, the others go on.
+ * Inserts are set-based (`json_each` over one bound array), so a 1,000-message batch is a
+ * handful of statements, and dedup is one indexed lookup for the whole commit (only for
+ * producer-chosen ids: a server-assigned id cannot have been seen before).
+ */
+import type { ErrorValue, Result } from "../../../protocol/errors";
+import { sameStamp, type ConfigStamp } from "../config";
+import { type TopicConfig } from "../../../protocol/topics";
+import type { AppendOutcome, AppendRequest, AppendedMessage } from "./schema";
+import type { LogEntry } from "../types";
+
+/** Most messages one commit takes; a fuller queue is flushed at once. */
+export const MAX_COMMIT_MESSAGES = 5000;
+
+/** The partition's counters and config, as kept in memory and in `log_meta`. */
+export interface LogState {
+  topic: string;
+  partition: number;
+  stamp: ConfigStamp;
+  config: TopicConfig;
+  createdAt: number;
+  next: number;
+  bytes: number;
+  lastTs: number;
+  compactDue: number | null;
+}
+
+/** Queues requests and hands them to `commit` in batches, one batch at a time. */
+export class GroupCommit<Req, Res> {
+  private pending: Array<{ req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }> = [];
+  private weight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly commit: (reqs: Req[]) => Promise<Res[]>,
+    private readonly weigh: (req: Req) => number,
+    private readonly maxWeight: number,
+  ) {}
+
+  submit(req: Req): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      this.pending.push({ req, resolve, reject });
+      this.weight += this.weigh(req);
+      if (this.weight >= this.maxWeight) {
+        void this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        // A zero timer lets every request already waiting at the object's door join in.
+        setTimeout(() => void this.flush(), 0);
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.weight = 0;
+    if (batch.length === 0) return;
+    try {
+      const results = await this.commit(batch.map((p) => p.req));
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
+
+interface Prepared {
+  outcomes: Array<Result<AppendOutcome>>;
+  entries: LogEntry[];
+  /** `[id, key, body, headers, size]` per new message; offsets are contiguous from `firstOffset`. */
+  rows: unknown[][];
+  firstOffset: number;
+  ts: number;
+  dedup: Array<[string, number]>;
+  compactKeys: string[];
+  state: LogState;
+}
+
+/**
+ * Decides every request of a commit against `state` and the dedup table, without writing.
+ * Returns the rows to insert and the state after them.
+ */
+export function prepareAppends(sql: SqlStorage, state: LogState, requests: AppendRequest[], now: number): Prepared {
+  const next: LogState = { ...state };
+  const ts = Math.max(now, state.lastTs);
+  const window = state.config.deduplicationWindow;
+  const known = window > 0 ? lookupDedup(sql, requests, now) : new Map<string, number>();
+  const out: Prepared = { outcomes: [], entries: [], rows: [], firstOffset: state.next, ts, dedup: [], compactKeys: [], state: next };
+  for (const req of requests) {
+    if (!sameStamp(req.info.stamp, state.stamp) || req.partition !== state.partition) {
+      out.outcomes.push({ ok: true, value: { stale: true } });
+      continue;
+    }
+    const incoming = req.messages.reduce((n, m) => n + m.size, 0);
+    const full = fullError(next, incoming);
+    if (full) {
+      out.outcomes.push({ ok: false, error: full });
+      continue;
+    }
+    const answers: AppendedMessage[] = [];
+    for (const m of req.messages) {
+      const deduped = window > 0 && m.assigned !== true;
+      const original = deduped ? known.get(m.id) : undefined;
+      if (original !== undefined) {
+        answers.push({ offset: original, duplicate: true });
+        continue;
+      }
+      const offset = next.next++;
+      next.bytes += m.size;
+      out.rows.push([m.id, m.key, m.body, m.headers, m.size]);
+      out.entries.push({
+        partition: state.partition, offset, id: m.id, key: m.key, body: JSON.parse(m.body) as unknown,
+        headers: m.headers ? (JSON.parse(m.headers) as Record<string, string>) : {}, timestamp: ts,
+      });
+      if (deduped) {
+        known.set(m.id, offset);
+        out.dedup.push([m.id, offset]);
+      }
+      if (state.config.compaction && m.key !== null) out.compactKeys.push(m.key);
+      answers.push({ offset, duplicate: false });
+    }
+    out.outcomes.push({ ok: true, value: { stale: false, messages: answers } });
+  }
+  if (out.rows.length > 0) next.lastTs = ts;
+  if (out.compactKeys.length > 0 && next.compactDue === null) next.compactDue = ts + COMPACTION_DELAY_MS;
+  return out;
+}
+
+/** Writes what `prepareAppends` decided. Call inside the commit's transaction. */
+export function writeAppends(sql: SqlStorage, p: Prepared, now: number): void {
+  if (p.rows.length > 0) {
+    // One statement for the whole commit: offsets are contiguous and the timestamp shared.
+    sql.exec(
+      `INSERT INTO log_entries (offset, id, key, body, headers, ts, size)
+       SELECT ?1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value ->> 4
+       FROM json_each(?3)`,
+      p.firstOffset, p.ts, JSON.stringify(p.rows),
+    );
+  }
+  if (p.dedup.length > 0) {
+    const expires = now + p.state.config.deduplicationWindow * 1000;
+    sql.exec(
+      `INSERT OR REPLACE INTO log_dedup (id, offset, expires_at)
+       SELECT value ->> 0, value ->> 1, ? FROM json_each(?)`,
+      expires, JSON.stringify(p.dedup),
+    );
+  }
+  if (p.compactKeys.length > 0) {
+    sql.exec("INSERT OR IGNORE INTO log_compact (key) SELECT value FROM json_each(?)", JSON.stringify(p.compactKeys));
+  }
+  const s = p.state;
+  sql.exec(
+    "UPDATE log_meta SET next_offset = ?, bytes = ?, last_ts = ?, compact_due = ? WHERE id = 0",
+    s.next, s.bytes, s.lastTs, s.compactDue,
+  );
+}
+
+/** How long after a superseding write compaction runs: batches the work, far inside 10 s. */
+export const COMPACTION_DELAY_MS = 1000;
+
+/**
+ * Byte retention trims by alarm, so stored bytes may run ahead of `retentionBytes` for a
+ * moment. A partition refuses writes only when it already holds more than its limit (the
+ * trim has not caught up) and the write would take it past twice the limit.
+ */
+function fullError(state: LogState, incoming: number): ErrorValue | null {
+  const limit = state.config.retentionBytes;
+  if (state.bytes <= limit || state.bytes + incoming <= 2 * limit) return null;
+  return {
+    code: "TOPIC_FULL",
+    message: `partition ${state.partition} is full (${state.bytes} bytes stored, retentionBytes ${limit}); retry shortly`,
+    details: { partition: state.partition, bytes: state.bytes, retentionBytes: limit },
+    retryAfter: 1,
+  };
+}
+
+function lookupDedup(sql: SqlStorage, requests: AppendRequest[], now: number): Map<string, number> {
+  const ids: string[] = [];
+  for (const r of requests) for (const m of r.messages) if (m.assigned !== true) ids.push(m.id);
+  const found = new Map<string, number>();
+  if (ids.length === 0) return found;
+  const rows = sql.exec<{ id: string; offset: number }>(
+    "SELECT id, offset FROM log_dedup WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?",
+    JSON.stringify(ids), now,
+  );
+  for (const r of rows) found.set(r.id, r.offset);
+  return found;
+}

@@ -1,0 +1,77 @@
+/**
+ * Where the Worker learns a topic's config: from the topic's home (partition 0's object),
+ * cached per isolate for a few seconds so a publish costs one call, not two. A stale copy
+ * is safe: partitions compare the copy's stamp with their own and answer "stale", and the
+ * caller refetches with `fresh: true` and routes again.
+ */
+import { ApiError } from "../../shared/errors";
+import type { Env } from "../../env";
+import { partitionStub } from "../../env";
+import type { TopicConfigPatch } from "../../../protocol/topics";
+import type { TopicInfo } from "../config";
+import { unwrap } from "../../shared/errors";
+
+const TTL_MS = 5000;
+const MAX_CACHED = 1000;
+const cache = new Map<string, { info: TopicInfo; until: number }>();
+
+function remember(info: TopicInfo): TopicInfo {
+  cache.delete(info.name);
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+  cache.set(info.name, { info, until: Date.now() + TTL_MS });
+  return info;
+}
+
+/** Drops the cached copy (after a DELETE, or when a partition said "stale"). */
+export function forgetTopic(topic: string): void {
+  cache.delete(topic);
+}
+
+/** The topic's config, or null when the topic does not exist. */
+export async function getTopic(env: Env, topic: string, options: { fresh?: boolean } = {}): Promise<TopicInfo | null> {
+  const hit = cache.get(topic);
+  if (hit && !options.fresh && hit.until > Date.now()) return hit.info;
+  const info = await partitionStub(env, topic, 0).describeTopic();
+  if (!info) {
+    cache.delete(topic);
+    return null;
+  }
+  return remember(info);
+}
+
+/** The topic's config; `404 NOT_FOUND` when it was never created. */
+export async function requireTopic(env: Env, topic: string, options: { fresh?: boolean } = {}): Promise<TopicInfo> {
+  const info = await getTopic(env, topic, options);
+  if (!info) throw new ApiError("NOT_FOUND", `topic '${topic}' does not exist`, { topic });
+  return info;
+}
+
+/** The topic's config, creating the topic with the default config if it does not exist. */
+export async function ensureTopic(env: Env, topic: string, options: { fresh?: boolean } = {}): Promise<TopicInfo> {
+  const known = await getTopic(env, topic, options);
+  if (known) return known;
+  return remember(unwrap(await partitionStub(env, topic, 0).configureTopic(topic, {}, "ensure")));
+}
+
+/** PUT: create or change the topic on its home; the home passes it on to every partition. */
+export async function configureTopic(env: Env, topic: string, patch: TopicConfigPatch): Promise<TopicInfo> {
+  const hint = patch.locationHint ?? undefined;
+  return remember(unwrap(await partitionStub(env, topic, 0, hint).configureTopic(topic, patch, "put")));
+}
+
+/**
+ * Checks a `partition` parameter against the topic (`400 VALIDATION_FAILED` outside
+ * 0 … partitions-1). A number past a cached count is checked again against the home,
+ * in case the topic grew elsewhere; returns the info it decided with.
+ */
+export async function checkPartition(env: Env, info: TopicInfo, partition: number): Promise<TopicInfo> {
+  let current = info;
+  if (partition >= current.config.partitions) current = await requireTopic(env, info.name, { fresh: true });
+  if (!Number.isInteger(partition) || partition < 0 || partition >= current.config.partitions) {
+    throw new ApiError("VALIDATION_FAILED", `partition: must be an integer from 0 to ${current.config.partitions - 1}`, {
+      field: "partition",
+      partitions: current.config.partitions,
+    });
+  }
+  return current;
+}

@@ -1,0 +1,165 @@
+/**
+ * What the consumer-group routes do across a topic's partitions: repeat a call whose
+ * topic config was stale, create a group at its home (partition 0) before its copies,
+ * and the long poll that waits on every partition at once.
+ */
+import type { TopicPartition } from "../object";
+import {
+  DEFAULT_GROUP_CONFIG, parseReceipt,
+  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type PollResult,
+  type SeekTarget,
+} from "../groups/types";
+import type { GroupCreated } from "../groups/groups";
+import type { Env } from "../../env";
+import { ApiError } from "../../shared/errors";
+import { type ErrorValue, type Result } from "../../../protocol/errors";
+import { partitionStub } from "../../env";
+import type { TopicInfo } from "../config";
+import { requireTopic } from "./directory";
+
+const STALE_RETRIES = 3;
+/** Rounds of a long poll; each waits until some partition has work, so this only stops runaway loops. */
+const MAX_POLL_ROUNDS = 50;
+
+type Stub = DurableObjectStub<TopicPartition>;
+
+/** Calls one partition, repeating with a fresh topic config while the partition says it is stale. */
+async function onPartition<T>(env: Env, info: TopicInfo, p: number, call: (stub: Stub, info: TopicInfo) => Promise<unknown>): Promise<Result<T>> {
+  let current = info;
+  for (let attempt = 0; ; attempt++) {
+    const stub = partitionStub(env, current.name, p, current.config.locationHint ?? undefined);
+    const r = (await call(stub, current)) as Result<T>;
+    if (r.ok || r.error.details?.stale !== true || attempt >= STALE_RETRIES) return r;
+    current = await requireTopic(env, info.name, { fresh: true });
+  }
+}
+
+function fail(error: ErrorValue, topic: string, group: string): never {
+  if (error.code === "NOT_FOUND" && error.details?.missing === "group") {
+    throw new ApiError("NOT_FOUND", `group '${group}' does not exist on topic '${topic}'`, { topic, group });
+  }
+  if (error.code === "NOT_FOUND") throw new ApiError("NOT_FOUND", `topic '${topic}' does not exist`, { topic });
+  throw ApiError.from(error);
+}
+
+function value<T>(r: Result<T>, topic: string, group: string): T {
+  if (r.ok) return r.value;
+  return fail(r.error, topic, group);
+}
+
+function isMissingGroup(r: Result<unknown>): boolean {
+  return !r.ok && r.error.code === "NOT_FOUND" && r.error.details?.missing === "group";
+}
+
+const allPartitions = (info: TopicInfo): number[] => Array.from({ length: info.config.partitions }, (_, p) => p);
+
+/** The group's config at its home; created with the defaults when `create`, else null if missing. */
+async function homeConfig(env: Env, info: TopicInfo, group: string, create: boolean): Promise<GroupConfig | null> {
+  const r = await onPartition<GroupConfig>(env, info, 0, (s, i) => s.groupConfig(i, 0, group, create ? { ...DEFAULT_GROUP_CONFIG } : null));
+  if (isMissingGroup(r)) return null;
+  return value(r, info.name, group);
+}
+
+/** PUT: the home merges the patch; every other partition takes the home's result. */
+export async function putGroup(env: Env, topic: string, group: string, patch: GroupConfigPatch): Promise<GroupCreated> {
+  const info = await requireTopic(env, topic);
+  const defaults = { ...DEFAULT_GROUP_CONFIG };
+  const home = value(await onPartition<GroupCreated>(env, info, 0, (s, i) => s.putGroup(i, 0, group, patch, defaults)), topic, group);
+  await Promise.all(allPartitions(info).slice(1).map(async (p) =>
+    value(await onPartition<GroupCreated>(env, info, p, (s, i) => s.putGroup(i, p, group, home.config, home.config)), topic, group)));
+  return home;
+}
+
+export interface PollOptions {
+  max: number;
+  waitMs: number;
+  partition?: number;
+  visibilityTimeout?: number;
+}
+
+/**
+ * Leases up to `max` messages, from one partition or from any (starting at a random one so
+ * members spread out). With `waitMs`, waits until some partition has work or time is up.
+ */
+export async function pollGroup(env: Env, info: TopicInfo, group: string, o: PollOptions): Promise<PolledMessage[]> {
+  const all = allPartitions(info);
+  const start = Math.floor(Math.random() * all.length);
+  const order = o.partition !== undefined ? [o.partition] : [...all.slice(start), ...all.slice(0, start)];
+  let home: GroupConfig | null = null;
+  let created = false;
+  const pollOne = async (p: number, max: number): Promise<PolledMessage[]> => {
+    const input = (createWith: GroupConfig | null) => ({ topic: info.name, group, max, visibilityTimeout: o.visibilityTimeout, createWith });
+    let r = await onPartition<PollResult>(env, info, p, (s, i) => s.pollGroup(i, p, input(p === 0 ? { ...DEFAULT_GROUP_CONFIG } : home)));
+    if (isMissingGroup(r) && p !== 0) {
+      home ??= await homeConfig(env, info, group, true);
+      r = await onPartition<PollResult>(env, info, p, (s, i) => s.pollGroup(i, p, input(home)));
+    }
+    const v = value(r, info.name, group);
+    created ||= v.created;
+    return v.messages;
+  };
+  const deadline = Date.now() + o.waitMs;
+  for (let round = 0; ; round++) {
+    const out: PolledMessage[] = [];
+    for (const p of order) {
+      if (out.length >= o.max) break;
+      out.push(...(await pollOne(p, o.max - out.length)));
+    }
+    if (created) {
+      // A new group exists in every partition at once, so its position and lag are
+      // topic-wide from the start (not only where a poll happened to look).
+      created = false;
+      await createEverywhere(env, info, group);
+    }
+    const left = deadline - Date.now();
+    if (out.length > 0 || left <= 0 || round >= MAX_POLL_ROUNDS) return out;
+    await Promise.race(order.map((p) => partitionStub(env, info.name, p, info.config.locationHint ?? undefined).waitForGroupWork(group, left)));
+  }
+}
+
+/** Makes the group's copy in every partition that lacks one, with the home's config. */
+async function createEverywhere(env: Env, info: TopicInfo, group: string): Promise<void> {
+  const config = await homeConfig(env, info, group, true);
+  await Promise.all(allPartitions(info).slice(1).map(async (p) =>
+    value(await onPartition<GroupConfig>(env, info, p, (s, i) => s.groupConfig(i, p, group, config)), info.name, group)));
+}
+
+/** Acks receipts on the partitions they name; anything not a live lease of this group fails. */
+export async function ackGroup(env: Env, info: TopicInfo, group: string, receipts: string[]): Promise<GroupAckResult> {
+  const failedAt = new Map<number, string>();
+  const byPartition = new Map<number, number[]>();
+  receipts.forEach((receipt, i) => {
+    const r = parseReceipt(receipt);
+    if (!r || r.partition >= info.config.partitions) failedAt.set(i, receipt);
+    else (byPartition.get(r.partition) ?? byPartition.set(r.partition, []).get(r.partition)!).push(i);
+  });
+  let acked = 0;
+  await Promise.all([...byPartition.entries()].map(async ([p, idx]) => {
+    const list = idx.map((i) => receipts[i]!);
+    const r = value(await onPartition<GroupAckResult>(env, info, p, (s, i) => s.ackGroup(i, p, group, list)), info.name, group);
+    acked += r.acked;
+    const bad = new Set(r.failed.map((f) => f.receipt));
+    for (const i of idx) if (bad.has(receipts[i]!)) failedAt.set(i, receipts[i]!);
+  }));
+  const failed = [...failedAt.entries()].sort(([a], [b]) => a - b).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
+  return { acked, failed };
+}
+
+/** Per partition: committed offset, lag and in-flight count. `404` for a group never created. */
+export async function groupStatus(env: Env, info: TopicInfo, group: string): Promise<GroupPartitionStatus[]> {
+  const config = await homeConfig(env, info, group, false);
+  if (!config) fail({ code: "NOT_FOUND", message: "", details: { missing: "group" } }, info.name, group);
+  return Promise.all(allPartitions(info).map(async (p) => {
+    const r = value(await onPartition<GroupPartitionStatus | null>(env, info, p, (s, i) => s.groupStatus(i, p, group, config)), info.name, group);
+    return r ?? { partition: p, committed: 0, lag: 0, inFlight: 0 };
+  }));
+}
+
+/** Moves the group in one partition, or in all; `404` for a group never created. */
+export async function seekGroup(env: Env, info: TopicInfo, group: string, target: SeekTarget, partition?: number): Promise<GroupPartitionStatus[]> {
+  const config = await homeConfig(env, info, group, false);
+  if (!config) fail({ code: "NOT_FOUND", message: "", details: { missing: "group" } }, info.name, group);
+  const parts = partition !== undefined ? [partition] : allPartitions(info);
+  return Promise.all(parts.map(async (p) =>
+    value(await onPartition<GroupPartitionStatus>(env, info, p, (s, i) => s.seekGroup(i, p, group, target, config)), info.name, group)));
+}

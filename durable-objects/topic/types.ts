@@ -1,0 +1,44 @@
+/**
+ * The contract between the modules of a topic partition: the log (log/log.ts) owns the
+ * messages; live subscribers, consumer groups and subscription forwarders only read it
+ * and keep their own positions. Every module has its own migrations and its own part of
+ * the object's single alarm.
+ */
+import type { TopicMessage } from "../../protocol/topics";
+
+/** One message as stored in a partition's log (the wire's TopicMessage). */
+export type LogEntry = TopicMessage;
+
+/** What every module of a partition offers the object. */
+export interface PartitionModule {
+  /** Applies this module's own migrations; called inside blockConcurrencyWhile. */
+  migrate(): void;
+  /** Earliest time (ms) this module needs the alarm, or null. */
+  nextDeadline(): number | null;
+  /** Does whatever is due at `now`. Throwing retries the alarm; the work must be idempotent. */
+  onAlarm(now: number): Promise<void>;
+}
+
+/** Read access to the log, as the other modules see it. */
+export interface LogReader {
+  /** Lowest kept offset (equals `next()` when the partition is empty). */
+  first(): number;
+  /** Offset the next message will get. */
+  next(): number;
+  /** Up to `limit` entries with offset >= `from`, ascending; compacted offsets are simply absent. */
+  read(from: number, limit: number): LogEntry[];
+  /** First offset whose timestamp is >= `timestamp` (or `next()` if none). */
+  offsetAtTime(timestamp: number): number;
+  /** True once the topic exists in this partition (created by PUT or a first publish). */
+  exists(): boolean;
+}
+
+/**
+ * Figures a module may contribute to `GET /v1/topics/{t}`, called when the module
+ * implements them: the live module its connected WebSocket and SSE subscribers, the
+ * groups module each consumer group's lag on this partition (`next - committed`).
+ */
+export interface PartitionReporter {
+  subscriberCount?(): number;
+  groupLags?(): Array<{ name: string; lag: number }>;
+}
