@@ -1,0 +1,54 @@
+/**
+ * The one alarm of an object, armed at the earliest deadline any of its parts needs.
+ * An object has a single alarm (Durable Objects allow one), so after every state change the
+ * object asks its parts for their next deadline and calls `arm`; the scheduler remembers
+ * what storage holds and writes only when that changes (a setAlarm is a storage write).
+ *
+ * Usage, in an object:
+ *   readonly alarm = new AlarmScheduler(ctx.storage);
+ *   await this.alarm.arm(earliestOf(this.store.nextDeadline(), this.live.nextDeadline()));
+ * and in `wipe`: `await this.alarm.clear()`.
+ */
+import { toRealTime } from "./clock";
+
+export class AlarmScheduler {
+  /** What storage holds (ms on the objects' clock), null for none, undefined before it was read. */
+  #armed: number | null | undefined = undefined;
+
+  constructor(private readonly storage: DurableObjectStorage) {}
+
+  /** Sets the alarm to `deadline` (ms on the objects' clock), or clears it for null. */
+  async arm(deadline: number | null): Promise<void> {
+    if (this.#armed === undefined) {
+      const stored = await this.storage.getAlarm();
+      this.#armed = stored === null ? null : stored;
+      // A stored alarm is in real time; compare on the same footing below.
+      if (this.#armed !== null && deadline !== null && toRealTime(deadline) === this.#armed) {
+        this.#armed = deadline;
+        return;
+      }
+    }
+    if (deadline === this.#armed) return;
+    if (deadline === null) await this.storage.deleteAlarm();
+    else await this.storage.setAlarm(toRealTime(deadline));
+    this.#armed = deadline;
+  }
+
+  /** Forgets what storage holds: call when the alarm has just fired (storage cleared it). */
+  fired(): void {
+    this.#armed = null;
+  }
+
+  /** Deletes the alarm (the object is being wiped). */
+  async clear(): Promise<void> {
+    await this.storage.deleteAlarm();
+    this.#armed = null;
+  }
+}
+
+/** The earliest of several deadlines, ignoring nulls; null when there is none. */
+export function earliestOf(...deadlines: Array<number | null | undefined>): number | null {
+  let out: number | null = null;
+  for (const d of deadlines) if (d !== null && d !== undefined && (out === null || d < out)) out = d;
+  return out;
+}
