@@ -42,12 +42,23 @@ export interface BenchServer {
  */
 export function exportSources(ref: string, patches: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "spool-bench-src-"));
-  const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, "worker", "durable-objects", "protocol"], { maxBuffer: 256 * 2 ** 20 });
+  // protocol/ exists from the architecture step on; older refs have only the first two.
+  const dirs = ["worker", "durable-objects", "protocol"].filter((d) => existsAt(ref, d));
+  const tar = execFileSync("git", ["-C", ROOT, "archive", "--format=tar", ref, ...dirs], { maxBuffer: 256 * 2 ** 20 });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
   cpSync(join(ROOT, "bench/worker"), join(dir, "bench/worker"), { recursive: true });
   // --patch: try a proposed change on the exported copy without touching the checkout.
   for (const patch of patches) execFileSync("git", ["apply", "-p1", resolve(patch)], { cwd: dir });
   return dir;
+}
+
+function existsAt(ref: string, path: string): boolean {
+  try {
+    execFileSync("git", ["-C", ROOT, "cat-file", "-e", `${ref}:${path}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Bundles the bench Worker the way wrangler would (workerd conditions, node: and cloudflare: external). */

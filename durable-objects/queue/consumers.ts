@@ -12,8 +12,10 @@
 import type { ErrorCode, ErrorValue } from "../../protocol/errors";
 import type { Result } from "../../protocol/errors";
 import { LIMITS } from "./config";
-import { ack, extend, heldBy, nack, releaseConsumer, takeMessages, type QueueContext } from "./leases";
+import type { QueueContext } from "./context";
+import { ack, extend, heldBy, nack, releaseConsumer, takeMessages } from "./leases";
 import type { Env } from "../env";
+import { now } from "../shared/clock";
 import { CloseCodes, checkFrame, closeFor, hasSocketRoom, newSocketLimits, socketLimitResponse, type SocketLimits } from "../shared/socket-limits";
 
 /** Header the Worker sets with the credential's expiry (ms), for tokens. */
@@ -25,7 +27,7 @@ interface Attachment {
   limits: SocketLimits;
 }
 
-/** What the consumers need from their object. */
+/** What the consumers need from their object (its private transaction and settle steps). */
 export interface ConsumerHost {
   transact<T>(fn: (q: QueueContext) => Result<T>): Result<T>;
   settle(): Promise<void>;
@@ -96,14 +98,14 @@ export class Consumers {
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, ["consumer"]);
     const expires = Number(request.headers.get(EXPIRES_HEADER) ?? "NaN");
-    const att: Attachment = { id: crypto.randomUUID(), credit: 0, limits: newSocketLimits(Date.now(), Number.isFinite(expires) ? expires : null) };
+    const att: Attachment = { id: crypto.randomUUID(), credit: 0, limits: newSocketLimits(now(), Number.isFinite(expires) ? expires : null) };
     server.serializeAttachment(att);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const att = ws.deserializeAttachment() as Attachment;
-    const verdict = checkFrame(message, att.limits, Date.now());
+    const verdict = checkFrame(message, att.limits, now());
     if (!verdict.ok) return this.drop(ws, verdict.code, verdict.reason);
     ws.serializeAttachment(att); // the frame budget moved
     let data: unknown;
@@ -161,11 +163,11 @@ export class Consumers {
    * transaction; the caller sets the alarm afterwards, so pushed leases expire like others.
    */
   pump(): void {
-    const now = Date.now();
+    const at = now();
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment() as Attachment | null;
       if (!att || att.credit === 0 || ws.readyState !== WebSocket.OPEN || this.closing.has(att.id)) continue;
-      if (att.limits.expiresAt !== null && now >= att.limits.expiresAt) {
+      if (att.limits.expiresAt !== null && at >= att.limits.expiresAt) {
         // Its leases end when the close completes (webSocketClose) or by lease expiry.
         close(ws, CloseCodes.EXPIRED, "token expired; reconnect with a fresh token");
         continue;

@@ -1,6 +1,8 @@
 /**
- * Leases: taking messages (receive and WebSocket pushes), ack, nack, extend, and what
- * happens when a lease ends (visible again, or dead-lettered after `maxReceives`).
+ * Leases: taking messages (receive and WebSocket pushes), ack, nack, extend, and lease
+ * expiry: a lease that ends without an ack redelivers the message (visible again, with
+ * attempts counted on the next delivery), or dead-letters it after `maxReceives` deliveries.
+ * The alarm (and every receive) applies what time made due with `applyDue`.
  * Every function runs inside the caller's transaction.
  *
  * A receipt is `<seq>.<random>` and is stored on the message while it is in flight; a new
@@ -8,19 +10,10 @@
  * only while its message is in flight with that receipt and the lease has not ended, which
  * makes acks definitive: once an ack succeeded the row is gone and cannot be redelivered.
  */
+import type { QueueContext } from "./context";
 import { moveToDeadLetters } from "./dead-letters";
-import { DELAYED, INFLIGHT, VISIBLE, type MessageRow, type QueueStore } from "./store";
-import type { AckResult, ExtendResult, NackResult, QueueConfig, ReceiptFailure, ReceivedMessage } from "../../protocol/queues";
-
-/** What the lease functions need to know about the queue at the moment of the call. */
-export interface QueueContext {
-  store: QueueStore;
-  config: QueueConfig;
-  name: string;
-  /** Distinguishes this queue from an earlier one of the same name (its createdAt). */
-  incarnation: number;
-  now: number;
-}
+import type { MessageRow } from "./store/queue-store";
+import type { AckResult, ExtendResult, NackResult, ReceiptFailure, ReceivedMessage } from "../../protocol/queues";
 
 /** At most this many due rows are handled per call, so no transaction grows without bound. */
 export const DUE_BATCH = 500;
@@ -36,10 +29,7 @@ const RECEIPT = /^(\d{1,15})\.[0-9a-f]{16}$/;
 function leased(q: QueueContext, receipt: unknown): MessageRow | undefined {
   if (typeof receipt !== "string") return undefined;
   const m = RECEIPT.exec(receipt);
-  if (!m) return undefined;
-  const row = q.store.get(Number(m[1]));
-  if (!row || row.state !== INFLIGHT || row.receipt !== receipt || row.due_at <= q.now) return undefined;
-  return row;
+  return m ? q.store.leased(Number(m[1]), receipt, q.now) : undefined;
 }
 
 /** A message as consumers and peek see it (without receipt or state). */
@@ -75,30 +65,22 @@ export function takeMessages(q: QueueContext, max: number, visibilitySeconds: nu
     const rows = q.store.deliverable(max - out.length);
     if (rows.length === 0) break;
     for (const row of rows) {
-      row.attempts += 1;
       if (atMostOnce) {
-        q.store.remove(row);
-        out.push(toReceived(row, null));
+        out.push(toReceived(q.store.deliverOnce(row), null));
       } else {
         const receipt = newReceipt(row.seq);
-        q.store.lease(row, q.now + visibilitySeconds * 1000, receipt, consumer);
-        out.push(toReceived(row, receipt));
+        out.push(toReceived(q.store.lease(row, q.now + visibilitySeconds * 1000, receipt, consumer), receipt));
       }
     }
     if (!atMostOnce || !q.store.fifo) break;
   }
-  q.store.bump("received", out.length);
   return out;
 }
 
-/** A lease ended without an ack: visible again (after `delayMs`), or dead-lettered. */
-export function endLease(q: QueueContext, row: MessageRow, delayMs = 0): void {
-  if (row.attempts >= q.config.maxReceives) {
-    moveToDeadLetters(q, row);
-    return;
-  }
-  if (delayMs > 0) q.store.setState(row, DELAYED, q.now + delayMs);
-  else q.store.setState(row, VISIBLE, 0);
+/** A lease ended without an ack: visible again (after `delayMs`), or dead-lettered (`maxReceives` 0: never). */
+function endLease(q: QueueContext, row: MessageRow, delayMs = 0): void {
+  if (q.config.maxReceives > 0 && row.attempts >= q.config.maxReceives) moveToDeadLetters(q, row);
+  else q.store.release(row, delayMs > 0 ? q.now + delayMs : null);
 }
 
 /** Applies `fn` to the lease of each valid receipt; the others fail with RECEIPT_INVALID. */
@@ -118,8 +100,7 @@ function eachLease(q: QueueContext, receipts: readonly string[], fn: (row: Messa
 }
 
 export function ack(q: QueueContext, receipts: readonly string[]): AckResult {
-  const { done, failed } = eachLease(q, receipts, (row) => q.store.remove(row));
-  q.store.bump("acked", done);
+  const { done, failed } = eachLease(q, receipts, (row) => q.store.ack(row));
   return { acked: done, failed };
 }
 
@@ -130,37 +111,30 @@ export function nack(q: QueueContext, receipts: readonly string[], delaySeconds:
 
 export function extend(q: QueueContext, receipts: readonly string[], visibilitySeconds: number): ExtendResult {
   // A zero timeout ends the lease now; the alarm (due immediately) makes it visible again.
-  const { done, failed } = eachLease(q, receipts, (row) =>
-    q.store.sql.exec("UPDATE messages SET due_at = ? WHERE seq = ?", q.now + visibilitySeconds * 1000, row.seq),
-  );
+  const { done, failed } = eachLease(q, receipts, (row) => q.store.extendLease(row, q.now + visibilitySeconds * 1000));
   return { extended: done, failed };
 }
 
 /** Ends every lease held by a WebSocket consumer (its socket closed); returns how many. */
 export function releaseConsumer(q: QueueContext, consumer: string): number {
-  const rows = q.store.sql.exec<MessageRow>("SELECT * FROM messages WHERE consumer = ? AND state = ?", consumer, INFLIGHT).toArray();
+  const rows = q.store.leasesHeldBy(consumer);
   for (const row of rows) endLease(q, row);
   return rows.length;
 }
 
 /** Unacked messages a consumer holds now. */
 export function heldBy(q: QueueContext, consumer: string): number {
-  return q.store.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE consumer = ? AND state = ?", consumer, INFLIGHT).one().n;
+  return q.store.countHeldBy(consumer);
 }
 
 /**
- * Applies what time made due: delayed messages become visible, expired leases end.
- * Returns true when something may have become deliverable (wake waiters and sockets).
+ * Applies what time made due: delayed messages become visible, and leases that ended
+ * redeliver (or dead-letter) their messages. Returns true when something may have become
+ * deliverable (wake long polls and sockets).
  */
-export function tick(q: QueueContext): boolean {
-  let changed = false;
-  for (const row of q.store.due(DELAYED, q.now, DUE_BATCH)) {
-    q.store.setState(row, VISIBLE, 0);
-    changed = true;
-  }
-  for (const row of q.store.due(INFLIGHT, q.now, DUE_BATCH)) {
-    endLease(q, row);
-    changed = true;
-  }
-  return changed;
+export function applyDue(q: QueueContext): boolean {
+  const promoted = q.store.promoteDelayed(q.now, DUE_BATCH);
+  const expired = q.store.expiredLeases(q.now, DUE_BATCH);
+  for (const row of expired) endLease(q, row);
+  return promoted > 0 || expired.length > 0;
 }

@@ -1,12 +1,12 @@
 /**
- * Sending: size limits, dedup by id, backpressure and the insert of a whole batch. Runs
- * inside the caller's transaction; any error is returned before the first write, so a
- * rejected batch writes nothing.
+ * Sending: size limits, dedup by id (the window itself: dedup.ts), backpressure and the
+ * insert of a whole batch. Runs inside the caller's transaction; any error is returned
+ * before the first write, so a rejected batch writes nothing.
  */
 import { monotonicFactory } from "ulidx";
 import type { Result } from "../../protocol/errors";
-import { messageBytes } from "./dead-letters";
-import type { QueueContext } from "./leases";
+import type { QueueContext } from "./context";
+import { acceptedWithinWindow, rememberAccepted } from "./dedup";
 import type { QueueSendInput, QueueSendResult, QueueSentMessage } from "../../protocol/queues";
 
 /** Sortable, unique ids for messages sent without one (monotonic within this isolate). */
@@ -24,6 +24,12 @@ interface Prepared {
   delay: number;
   /** Index of an earlier message of this batch with the same id, or the seq of an accepted one. */
   duplicateOf?: { index: number } | { seq: number };
+}
+
+/** Stored size of a message: its body and headers as JSON, in UTF-8 bytes. */
+export function messageBytes(body: string, headers: string | null): number {
+  const enc = new TextEncoder();
+  return enc.encode(body).byteLength + (headers ? enc.encode(headers).byteLength : 0);
 }
 
 export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[]): Result<QueueSendResult> {
@@ -49,7 +55,7 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
     const p: Prepared = { id: m.id ?? newMessageId(now), body, headers, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay };
     if (config.deduplicationWindow > 0) {
       const earlier = firstIndex.get(p.id);
-      const seq = earlier === undefined ? store.dedupSeq(p.id, now) : null;
+      const seq = earlier === undefined ? acceptedWithinWindow(q, p.id) : null;
       if (earlier !== undefined) p.duplicateOf = { index: earlier };
       else if (seq !== null) p.duplicateOf = { seq };
       else firstIndex.set(p.id, index);
@@ -61,8 +67,7 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
     prepared.push(p);
   }
 
-  const count = store.counter("messages");
-  const size = store.counter("bytes");
+  const { messages: count, bytes: size } = store.depth();
   if (newCount > 0 && (count + newCount > config.maxMessages || size + newBytes > config.maxBytes)) {
     return {
       ok: false,
@@ -84,14 +89,13 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
       duplicates++;
       continue;
     }
-    const seq = store.insert({
+    const seq = store.send({
       id: p.id, body: p.body, headers: p.headers, grp: p.grp, bytes: p.bytes,
-      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : 0, attempts: 0, origin: null,
+      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : null, attempts: 0, origin: null,
     });
-    if (config.deduplicationWindow > 0) store.recordDedup(p.id, seq, now + config.deduplicationWindow * 1000);
+    rememberAccepted(q, p.id, seq);
     out.push({ id: p.id, seq, duplicate: false });
   }
-  store.bump("sent", out.length - duplicates);
-  store.bump("duplicates", duplicates);
+  store.countSent(out.length - duplicates, duplicates);
   return { ok: true, value: { messages: out } };
 }

@@ -9,7 +9,7 @@
  *   await this.alarm.arm(earliestOf(this.store.nextDeadline(), this.live.nextDeadline()));
  * and in `wipe`: `await this.alarm.clear()`.
  */
-import { toRealTime } from "./clock";
+import { clockOffset, toRealTime } from "./clock";
 
 export class AlarmScheduler {
   /** What storage holds (ms on the objects' clock), null for none, undefined before it was read. */
@@ -31,6 +31,22 @@ export class AlarmScheduler {
     if (deadline === this.#armed) return;
     if (deadline === null) await this.storage.deleteAlarm();
     else await this.storage.setAlarm(toRealTime(deadline));
+    this.#armed = deadline;
+  }
+
+  /**
+   * Makes the alarm fire no later than `deadline` (ms on the objects' clock): arms it when
+   * none is set or the one set is later, and leaves an earlier one alone. Needs no other
+   * deadline, so a hot path (a publish, a lease) can call it without asking every part.
+   */
+  async armBy(deadline: number): Promise<void> {
+    if (this.#armed === undefined) {
+      const stored = await this.storage.getAlarm();
+      // A stored alarm is in real time: when it fires on the objects' clock.
+      this.#armed = stored === null ? null : stored + clockOffset();
+    }
+    if (this.#armed !== null && this.#armed <= deadline) return;
+    await this.storage.setAlarm(toRealTime(deadline));
     this.#armed = deadline;
   }
 

@@ -3,10 +3,11 @@
  *
  * The object is a composition of modules, each with its own tables and its share of the
  * single alarm:
- *   log        (topic-log.ts)     the append-only log: publish, read, retention, compaction
- *   live       (topic-live.ts)    WebSocket and SSE subscribers
- *   groups     (topic-groups.ts)  consumer groups: positions, leases, acks
- *   forwarder  (topic-forward.ts) subscriptions forwarding into queues and webhooks
+ *   log        (log/)      the append-only log: publish, read, retention, compaction
+ *   live       (live/)     WebSocket and SSE subscribers
+ *   groups     (groups/)   consumer groups: positions, leases, acks, dead letters
+ *   forwarder  (forward/)  subscriptions forwarding into queues and webhooks
+ * Each module's SQL lives in its store.ts; the one alarm is an AlarmScheduler here.
  * Public methods here are the RPC API; each delegates to one module and is one SQL
  * transaction.
  */
@@ -17,13 +18,16 @@ import { Forwarder } from "./forward/forwarder";
 import { LiveSubscribers } from "./live/live";
 import { TopicLog } from "./log/log";
 import { configureTopic, describeTopic, destroyTopic, reconcile, type PartitionContext } from "./log/home";
-import type { AppendOutcome, AppendRequest, ReadOutcome, ReadRequest, StatsOutcome } from "./log/schema";
+import type { AppendedMessage, AppendOutcome, AppendRequest, PartitionStats, ReadRequest } from "./log/schema";
 import type { TopicConfigPatch } from "../../protocol/topics";
 import type { TopicInfo } from "./config";
 import { CloseCodes } from "../shared/socket-limits";
-import type { LogEntry, PartitionModule, PartitionReporter } from "./types";
+import type { LogEntry, PartitionHooks, PartitionModule, PartitionReporter } from "./types";
+import { AlarmScheduler, earliestOf } from "../shared/alarm";
+import { now } from "../shared/clock";
 import type { PartitionSubscription, PutSubscriptionInput, StoredSubscription } from "./forward/types";
-import type { ErrorValue, Result } from "../../protocol/errors";
+import type { Result } from "../../protocol/errors";
+import { staleAnswer, type StaleAnswer } from "./router/retry";
 import type { GroupCreated } from "./groups/groups";
 import type {
   GroupAckResult, GroupConfig, GroupConfigPatch, GroupPartitionStatus, PollInput, PollResult, SeekTarget,
@@ -35,10 +39,17 @@ export class TopicPartition extends DurableObject<Env> {
   readonly groups: ConsumerGroups;
   readonly forwarder: Forwarder;
   private readonly modules: PartitionModule[];
+  /** The object's one alarm, cached: every module's deadline goes through it. */
+  readonly #scheduler: AlarmScheduler;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const hooks = { afterAppend: (entries: LogEntry[]) => this.afterAppend(entries), scheduleAlarm: () => this.scheduleAlarm() };
+    this.#scheduler = new AlarmScheduler(ctx.storage);
+    const hooks: PartitionHooks = {
+      afterAppend: (entries) => this.afterAppend(entries),
+      scheduleAlarm: () => this.scheduleAlarm(),
+      alarmBy: (deadline) => this.#scheduler.armBy(deadline),
+    };
     this.log = new TopicLog(ctx, env, hooks);
     this.live = new LiveSubscribers(ctx, env, this.log, hooks);
     this.groups = new ConsumerGroups(ctx, env, this.log, hooks);
@@ -50,75 +61,81 @@ export class TopicPartition extends DurableObject<Env> {
   }
 
   // ---- RPC: the log (topics part 1) ----
-  // Every call carries the caller's copy of the topic config (TopicInfo); see
-  // topic-log-home.ts for how partitions agree on it.
+  // Every call that carries the caller's copy of the topic config (TopicInfo) reconciles it
+  // first (log/home.ts) and answers an older copy with the one stale answer, `#stale`; the
+  // caller's router repeats it with a fresh config (router/retry.ts).
 
   /** Home only: the topic's authoritative config, or null. */
   describeTopic(): TopicInfo | null {
-    return describeTopic(this.logContext());
+    return describeTopic(this.#logContext());
   }
 
   /** Home only: create or change the topic (`put`), or create it if missing (`ensure`). */
   async configureTopic(topic: string, patch: TopicConfigPatch, mode: "put" | "ensure"): Promise<Result<TopicInfo>> {
-    return configureTopic(this.logContext(), topic, patch, mode);
+    return configureTopic(this.#logContext(), topic, patch, mode);
   }
 
-  /** Takes the home's config (growth, config changes); false if this partition knows a newer one. */
-  async adoptTopic(topic: string, partition: number, info: TopicInfo): Promise<boolean> {
-    return reconcile(this.logContext(), topic, partition, info);
+  /** Takes the home's config (growth, config changes); stale if this partition knows a newer one. */
+  async adoptTopic(info: TopicInfo, partition: number): Promise<Result<null>> {
+    return (await this.#stale(info, partition)) ?? { ok: true, value: null };
   }
 
   /** Home only: deletes the topic in every partition. */
   async destroyTopic(topic: string): Promise<Result<null>> {
-    return destroyTopic(this.logContext(), topic);
+    return destroyTopic(this.#logContext(), topic);
   }
 
   /** Deletes this partition's state (called by the home when the topic is deleted). */
   async destroyPartition(): Promise<void> {
-    if (this.log.exists()) await this.wipeObject();
+    if (this.log.exists()) await this.#wipeObject();
   }
 
   /** Appends one publish's messages for this partition, written whole or not at all. */
-  async publish(req: AppendRequest): Promise<Result<AppendOutcome>> {
-    if (!(await reconcile(this.logContext(), req.topic, req.partition, req.info))) return { ok: true, value: { stale: true } };
-    return this.log.append(req);
+  async publish(req: AppendRequest): Promise<Result<{ messages: AppendedMessage[] }>> {
+    return (await this.#stale(req.info, req.partition)) ?? appended(await this.log.append(req));
   }
 
   /** Reads from an offset or a time (GET /v1/topics/{t}/messages). */
-  async readLog(req: ReadRequest): Promise<Result<ReadOutcome>> {
-    if (!(await reconcile(this.logContext(), req.topic, req.partition, req.info))) return { ok: true, value: { stale: true } };
-    const r = this.log.readRange(req.from, req.since, req.limit);
-    return r.ok ? { ok: true, value: { stale: false, ...r.value } } : r;
+  async readLog(req: ReadRequest): Promise<Result<{ messages: LogEntry[]; first: number; next: number }>> {
+    return (await this.#stale(req.info, req.partition)) ?? this.log.readRange(req.from, req.since, req.limit);
   }
 
   /** This partition's line in GET /v1/topics/{t}. */
-  async partitionStats(topic: string, partition: number, info: TopicInfo): Promise<StatsOutcome> {
-    if (!(await reconcile(this.logContext(), topic, partition, info))) return { stale: true };
+  async partitionStats(info: TopicInfo, partition: number): Promise<Result<PartitionStats>> {
+    const stale = await this.#stale(info, partition);
+    if (stale) return stale;
     // The live and groups modules report through PartitionReporter.
     const live: PartitionReporter = this.live;
     const groups: PartitionReporter = this.groups;
     return {
-      stale: false,
-      partition,
-      first: this.log.first(),
-      next: this.log.next(),
-      bytes: this.log.bytes(),
-      subscribers: live.subscriberCount?.() ?? 0,
-      groups: groups.groupLags?.() ?? [],
+      ok: true,
+      value: {
+        partition,
+        first: this.log.first(),
+        next: this.log.next(),
+        bytes: this.log.bytes(),
+        subscribers: live.subscriberCount?.() ?? 0,
+        groups: groups.groupLags?.() ?? [],
+      },
     };
   }
 
-  private logContext(): PartitionContext {
+  /** The one stale answer, when `info` is older than this partition's config; else null. */
+  async #stale(info: TopicInfo, partition: number): Promise<StaleAnswer | null> {
+    return (await reconcile(this.#logContext(), info.name, partition, info)) ? null : staleAnswer();
+  }
+
+  #logContext(): PartitionContext {
     return {
       env: this.env,
       log: this.log,
-      wipe: () => this.wipeObject(),
+      wipe: () => this.#wipeObject(),
       exclusive: (fn) => this.ctx.blockConcurrencyWhile(fn),
     };
   }
 
   /** Deletes everything this object stores, for every module, and closes its sockets. */
-  private async wipeObject(): Promise<void> {
+  async #wipeObject(): Promise<void> {
     this.live.reset();
     for (const ws of this.ctx.getWebSockets()) {
       try {
@@ -127,25 +144,25 @@ export class TopicPartition extends DurableObject<Env> {
         // already closing
       }
     }
-    await this.ctx.storage.deleteAlarm();
+    await this.#scheduler.clear();
     await this.ctx.storage.deleteAll();
     for (const m of this.modules) m.migrate();
   }
 
   // ---- RPC: consumer groups (topics part 2) ----
   // Thin delegations to ConsumerGroups. Each carries the caller's TopicInfo like the log's
-  // calls; a stale copy answers CONFLICT with `details.stale` and the Worker repeats.
+  // calls and answers a stale copy the same way.
 
   async putGroup(info: TopicInfo, partition: number, name: string, patch: GroupConfigPatch, defaults: GroupConfig): Promise<Result<GroupCreated>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.put(info.name, name, patch, defaults);
+    return (await this.#stale(info, partition)) ?? this.groups.put(info.name, name, patch, defaults);
   }
 
   async groupConfig(info: TopicInfo, partition: number, name: string, createWith: GroupConfig | null): Promise<Result<GroupConfig>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.config(info.name, name, createWith);
+    return (await this.#stale(info, partition)) ?? this.groups.config(info.name, name, createWith);
   }
 
   async pollGroup(info: TopicInfo, partition: number, input: PollInput): Promise<Result<PollResult>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.poll(input);
+    return (await this.#stale(info, partition)) ?? this.groups.poll(input);
   }
 
   /** Long-poll helper: true once the group has something to deliver here, false after `ms`. */
@@ -154,29 +171,23 @@ export class TopicPartition extends DurableObject<Env> {
   }
 
   async ackGroup(info: TopicInfo, partition: number, name: string, receipts: string[]): Promise<Result<GroupAckResult>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.ack(name, receipts);
+    return (await this.#stale(info, partition)) ?? this.groups.ack(name, receipts);
   }
 
   async seekGroup(info: TopicInfo, partition: number, name: string, target: SeekTarget, createWith: GroupConfig | null): Promise<Result<GroupPartitionStatus>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.seek(info.name, name, partition, target, createWith);
+    return (await this.#stale(info, partition)) ?? this.groups.seek(info.name, name, partition, target, createWith);
   }
 
   async groupStatus(info: TopicInfo, partition: number, name: string, fallback: GroupConfig | null): Promise<Result<GroupPartitionStatus | null>> {
-    return (await this.staleFor(info, partition)) ?? this.groups.status(name, partition, fallback);
-  }
-
-  private async staleFor(info: TopicInfo, partition: number): Promise<{ ok: false; error: ErrorValue } | null> {
-    if (await reconcile(this.logContext(), info.name, partition, info)) return null;
-    return { ok: false, error: { code: "CONFLICT", message: "the topic's config changed during the request; repeat it", details: { stale: true } } };
+    return (await this.#stale(info, partition)) ?? this.groups.status(name, partition, fallback);
   }
 
   // ---- RPC: subscriptions (fan-out) ----
 
   /** Creates or updates subscription `input.name` in this partition (the Worker calls every partition). */
   async putSubscription(input: PutSubscriptionInput, info: TopicInfo): Promise<Result<PartitionSubscription>> {
-    if (!(await reconcile(this.logContext(), info.name, input.partition, info))) {
-      return { ok: false, error: { code: "CONFLICT", message: "the topic's config changed during the request; repeat it" } };
-    }
+    const stale = await this.#stale(info, input.partition);
+    if (stale) return stale;
     const result = this.forwarder.put(input);
     await this.scheduleAlarm();
     return result;
@@ -221,9 +232,10 @@ export class TopicPartition extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const now = Date.now();
+    this.#scheduler.fired();
+    const at = now();
     try {
-      for (const m of this.modules) await m.onAlarm(now);
+      for (const m of this.modules) await m.onAlarm(at);
     } finally {
       await this.scheduleAlarm();
     }
@@ -231,13 +243,7 @@ export class TopicPartition extends DurableObject<Env> {
 
   /** Sets the one alarm to the earliest deadline any module has, or clears it. */
   async scheduleAlarm(): Promise<void> {
-    let earliest: number | null = null;
-    for (const m of this.modules) {
-      const d = m.nextDeadline();
-      if (d !== null && (earliest === null || d < earliest)) earliest = d;
-    }
-    if (earliest === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(earliest);
+    await this.#scheduler.arm(earliestOf(...this.modules.map((m) => m.nextDeadline())));
   }
 
   /** Called by the log after an append committed; never awaits slow consumers. */
@@ -248,8 +254,11 @@ export class TopicPartition extends DurableObject<Env> {
   }
 }
 
-/** Callbacks a module may use on its object. */
-export interface PartitionHooks {
-  afterAppend(entries: LogEntry[]): void;
-  scheduleAlarm(): Promise<void>;
+/**
+ * The log's answer to a publish as the RPC answers it: the log may still find the config
+ * changed when its group commit runs (it says `{stale: true}`), which is the stale answer too.
+ */
+function appended(r: Result<AppendOutcome>): Result<{ messages: AppendedMessage[] }> {
+  if (!r.ok) return r;
+  return r.value.stale ? staleAnswer() : { ok: true, value: r.value };
 }

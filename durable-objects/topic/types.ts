@@ -1,8 +1,8 @@
 /**
  * The contract between the modules of a topic partition: the log (log/log.ts) owns the
  * messages; live subscribers, consumer groups and subscription forwarders only read it
- * and keep their own positions. Every module has its own migrations and its own part of
- * the object's single alarm.
+ * and keep their own positions. Every module has its own store (its tables, migrations and
+ * all its SQL) and its own part of the object's single alarm.
  */
 import type { TopicMessage } from "../../protocol/topics";
 
@@ -17,6 +17,22 @@ export interface PartitionModule {
   nextDeadline(): number | null;
   /** Does whatever is due at `now`. Throwing retries the alarm; the work must be idempotent. */
   onAlarm(now: number): Promise<void>;
+}
+
+/**
+ * What a module may ask of its object. The object owns the one alarm (an AlarmScheduler,
+ * see object.ts); modules never set it themselves.
+ */
+export interface PartitionHooks {
+  /** Called by the log after an append committed; never awaits slow consumers. */
+  afterAppend(entries: LogEntry[]): void;
+  /** Recomputes the alarm from every module's next deadline (one moved later, or went away). */
+  scheduleAlarm(): Promise<void>;
+  /**
+   * Makes sure the alarm fires no later than `deadline` (a new lease, a paused socket, a
+   * publish): cheap, asks no module, leaves an earlier alarm alone.
+   */
+  alarmBy(deadline: number): Promise<void>;
 }
 
 /** Read access to the log, as the other modules see it. */

@@ -1,11 +1,11 @@
 // Dead letters and redrive: the move after maxReceives, drops, redrive back, and the
 // cross-object move surviving failures and restarts without loss or duplication.
 import { describe, expect, it } from "vitest";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import type { QueueObject } from "../../durable-objects/queue/object";
-import { tick } from "../../durable-objects/queue/leases";
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { advanceClock, now } from "../../durable-objects/shared/clock";
+import type { OutboxRow } from "../../durable-objects/queue/store/queue-store";
 import { callJson, uniqueName } from "./helpers";
-import { advance, statsOf, stub } from "./queue-helpers";
+import { advance, statsOf, stub, withStore } from "./queue-helpers";
 
 type Msg = { id: string; body: unknown; headers: Record<string, string>; receipt: string; attempts: number };
 
@@ -17,6 +17,27 @@ async function peek(q: string): Promise<Msg[]> {
   const r = await callJson("GET", `/v1/queues/${q}/messages?limit=100`);
   expect(r.status).toBe(200);
   return r.body.messages as Msg[];
+}
+
+/** Letters waiting in a queue's outbox, due or not. */
+async function outbox(q: string): Promise<OutboxRow[]> {
+  return withStore(q, (store) => store.outbox.due(Number.MAX_SAFE_INTEGER, 1000));
+}
+
+/**
+ * Makes the object's SQL statements matching `pattern` throw, as a crash at that point
+ * would, until the returned function is called.
+ */
+function failStatements(state: DurableObjectState, pattern: RegExp, message: string): () => void {
+  const sql = state.storage.sql;
+  const exec = sql.exec;
+  sql.exec = ((query: string, ...bindings: unknown[]) => {
+    if (pattern.test(query)) throw new Error(message);
+    return exec.call(sql, query, ...bindings);
+  }) as typeof exec;
+  return () => {
+    sql.exec = exec;
+  };
 }
 
 /** Delivers the queue's one message `times` times, letting each lease expire. */
@@ -101,12 +122,11 @@ describe("queue dead-letter moves across objects", () => {
     await callJson("POST", `/v1/queues/${q}/messages`, { body: { id: "keep-me", body: "precious" } });
     await exhaust(q, 1);
     expect((await callJson("GET", `/v1/queues/${target}`)).status).toBe(404);
-    const pending = await runInDurableObject(stub(q), (_o: QueueObject, s) => s.storage.sql.exec("SELECT count(*) AS n FROM outbox").one().n);
-    expect(pending).toBe(1);
+    expect((await outbox(q)).map((l) => l.target)).toEqual([target]);
     await callJson("PUT", `/v1/queues/${target}`, { body: { deadLetterQueue: null } });
     await advance(q, 2_000); // past the outbox retry backoff
     expect((await peek(target)).map((m) => [m.id, m.body])).toEqual([["keep-me", "precious"]]);
-    expect(await runInDurableObject(stub(q), (_o: QueueObject, s) => s.storage.sql.exec("SELECT count(*) AS n FROM outbox").one().n)).toBe(0);
+    expect(await outbox(q)).toEqual([]);
   });
 
   it("queue - an alarm that throws mid-transaction loses nothing and the retry completes the move", async () => {
@@ -114,17 +134,14 @@ describe("queue dead-letter moves across objects", () => {
     await callJson("PUT", `/v1/queues/${q}`, { body: { maxReceives: 1 } });
     await callJson("POST", `/v1/queues/${q}/messages`, { body: { body: "survivor" } });
     await receive(q, { visibilityTimeout: 30 });
-    await runInDurableObject(stub(q), async (obj: QueueObject, s) => {
-      s.storage.sql.exec("UPDATE messages SET due_at = due_at - 31000");
-      const original = obj.store.remove.bind(obj.store);
-      obj.store.remove = () => {
-        throw new Error("disk on fire");
-      };
+    advanceClock(31_000);
+    await withStore(q, async (store, obj, state) => {
+      const restore = failStatements(state, /^DELETE FROM messages/, "disk on fire");
       await expect(obj.alarm()).rejects.toThrow("disk on fire");
-      obj.store.remove = original;
+      restore();
       // Rolled back: the message is still here, in flight with its lease over.
-      expect(s.storage.sql.exec("SELECT count(*) AS n FROM messages").one().n).toBe(1);
-      expect(s.storage.sql.exec("SELECT count(*) AS n FROM outbox").one().n).toBe(0);
+      expect(store.stats(now(), 0)).toMatchObject({ messages: 1, inFlight: 1, deadLettered: 0 });
+      expect(store.outbox.due(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
       await obj.alarm();
     });
     expect(await statsOf(q)).toMatchObject({ messages: 0, deadLettered: 1 });
@@ -136,22 +153,19 @@ describe("queue dead-letter moves across objects", () => {
     await callJson("PUT", `/v1/queues/${q}`, { body: { maxReceives: 1 } });
     await callJson("POST", `/v1/queues/${q}/messages`, { body: { id: "m1", body: "only-once" } });
     await receive(q);
-    // End the lease in a transaction of its own and keep the outbox row it wrote.
-    const saved = await runInDurableObject(stub(q), (obj: QueueObject, s) => {
-      s.storage.sql.exec("UPDATE messages SET due_at = due_at - 31000");
-      obj.transact((ctx) => ({ ok: true, value: tick(ctx) }));
-      return s.storage.sql.exec<{ move_key: string; target: string; letter: string }>("SELECT * FROM outbox").toArray()[0];
+    advanceClock(31_000);
+    // The lease ends and the letter is sent, but the source dies before deleting its outbox row.
+    await withStore(q, async (_store, obj, state) => {
+      const restore = failStatements(state, /^DELETE FROM outbox/, "power cut");
+      await expect(obj.alarm()).rejects.toThrow("power cut");
+      restore();
     });
-    expect(saved?.target).toBe(`${q}.dlq`);
-    await runInDurableObject(stub(q), (obj: QueueObject) => obj.alarm());
     expect(await peek(`${q}.dlq`)).toHaveLength(1);
-    // As if the source died after the target wrote but before the outbox row was deleted.
-    await runInDurableObject(stub(q), (_o: QueueObject, s) => {
-      s.storage.sql.exec("INSERT INTO outbox (move_key, target, letter, next_at) VALUES (?, ?, ?, 0)", saved!.move_key, saved!.target, saved!.letter);
-    });
+    expect((await outbox(q)).map((l) => l.target)).toEqual([`${q}.dlq`]);
+    // After the restart the alarm (still set for the lease) sends the letter again; the target skips it.
     await evictDurableObject(stub(q));
-    await runInDurableObject(stub(q), (obj: QueueObject) => obj.alarm());
+    expect(await runDurableObjectAlarm(stub(q))).toBe(true);
     expect((await peek(`${q}.dlq`)).map((m) => m.body)).toEqual(["only-once"]);
-    expect(await runInDurableObject(stub(q), (_o: QueueObject, s) => s.storage.sql.exec("SELECT count(*) AS n FROM outbox").one().n)).toBe(0);
+    expect(await outbox(q)).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
-/** Helpers for the queue tests: RPC results, object access, and moving a queue's clock. */
+/** Helpers for the queue tests: RPC results, object access, and moving the objects' clock. */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import type { Result } from "../../protocol/errors";
 import { queueStub } from "../../durable-objects/env";
 import type { QueueObject } from "../../durable-objects/queue/object";
+import { QueueStore } from "../../durable-objects/queue/store/queue-store";
+import { advanceClock } from "../../durable-objects/shared/clock";
 import { callJson } from "./helpers";
 
 /** The value of an RPC result; fails the test on an error result. */
@@ -22,20 +24,23 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
 export const stub = (q: string) => queueStub(env, q);
 
 /**
- * Moves time forward for a queue by `ms`: every stored deadline (leases, delays, dedup and
- * move-key expiry, outbox retries, send times) is shifted back, then the alarm runs.
+ * Moves the objects' clock forward by `ms` and runs queue `q`'s alarm, which applies what
+ * became due (leases, delays, dedup and move-key expiry, outbox retries, retention). The
+ * clock is shared by every object in this test file and never moves back. Resolves to
+ * whether an alarm was set.
  */
 export async function advance(q: string, ms: number): Promise<boolean> {
-  await runInDurableObject(stub(q), (_obj: QueueObject, state) => {
-    const sql = state.storage.sql;
-    sql.exec("UPDATE messages SET due_at = due_at - ? WHERE due_at > 0", ms);
-    sql.exec("UPDATE messages SET sent_at = sent_at - ?", ms);
-    sql.exec("UPDATE dedup SET expires_at = expires_at - ?", ms);
-    sql.exec("UPDATE moves SET expires_at = expires_at - ?", ms);
-    sql.exec("UPDATE outbox SET next_at = next_at - ?", ms);
-  });
-  // The alarm was set for the old deadlines; running it now applies what is due.
+  advanceClock(ms);
+  // The stored alarm is still at its real time; running it now is what time would have done.
   return runDurableObjectAlarm(stub(q));
+}
+
+/**
+ * Runs `fn` inside queue `q`'s object with a store over its SQL, for looking at what is
+ * stored (or arranging a crash) through store functions rather than raw SQL.
+ */
+export async function withStore<T>(q: string, fn: (store: QueueStore, obj: QueueObject, state: DurableObjectState) => T | Promise<T>): Promise<T> {
+  return runInDurableObject(stub(q), (obj: QueueObject, state) => fn(new QueueStore(state.storage.sql), obj, state));
 }
 
 /** Stats over HTTP. */

@@ -1,10 +1,11 @@
 // Leases: competing consumers, expiry by alarm, receipts per delivery, nack, extend,
 // eviction in the middle of leases, and long polls.
 import { describe, expect, it } from "vitest";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import type { QueueObject } from "../../durable-objects/queue/object";
+import { evictDurableObject } from "cloudflare:test";
+import { advanceClock } from "../../durable-objects/shared/clock";
+import type { ReceiveOptions, ReceivedMessage } from "../../protocol/queues";
 import { callJson, uniqueName } from "./helpers";
-import { advance, statsOf, stub } from "./queue-helpers";
+import { advance, statsOf, stub, value } from "./queue-helpers";
 
 type Msg = { id: string; body: unknown; receipt: string; attempts: number };
 
@@ -54,9 +55,7 @@ describe("queue leases", () => {
     const q = uniqueName("lease");
     await send(q, ["late"]);
     const [m] = await receive(q, { visibilityTimeout: 5 });
-    await runInDurableObject(stub(q), (_o: QueueObject, state) => {
-      state.storage.sql.exec("UPDATE messages SET due_at = due_at - 6000 WHERE state = 2");
-    });
+    advanceClock(6_000); // the lease is over; its alarm has not run
     expect((await ack(q, [m!.receipt])).failed).toEqual([{ receipt: m!.receipt, code: "RECEIPT_INVALID" }]);
     const [again] = await receive(q);
     expect(again).toMatchObject({ id: m!.id, attempts: 2 });
@@ -132,33 +131,38 @@ describe("queue leases", () => {
   });
 });
 
-/** Resolves once the queue object has `n` long polls waiting. */
-async function pollsWaiting(q: string, n: number): Promise<void> {
-  for (;;) {
-    const waiting = await runInDurableObject(stub(q), (o: QueueObject) => (o as unknown as { waiters: Set<unknown> }).waiters.size);
-    if (waiting >= n) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/**
+ * Starts a long poll and resolves once the object is serving it: calls on one stub arrive in
+ * order (E-order), so when a later call on the same stub has answered, the poll has run its
+ * first transaction and, having found nothing, is waiting.
+ */
+async function waitingPoll(q: string, options: ReceiveOptions): Promise<{ poll: Promise<ReceivedMessage[]> }> {
+  const s = stub(q);
+  let answered = false;
+  const poll = value<{ messages: ReceivedMessage[] }>(s.receive(options)).then((r) => {
+    answered = true;
+    return r.messages;
+  });
+  await value(s.info()); // other requests are served while the poll waits
+  expect(answered).toBe(false);
+  return { poll }; // wrapped: an async function returning a promise would wait for it
 }
 
 describe("queue long poll", () => {
   it("queue - a long poll wakes on send, and other requests are served while it waits", async () => {
     const q = uniqueName("poll");
     await callJson("PUT", `/v1/queues/${q}`);
-    const poll = receive(q, { wait: 20 });
-    await pollsWaiting(q, 1);
+    const { poll } = await waitingPoll(q, { wait: 20 });
     expect((await callJson("GET", `/v1/queues/${q}`)).status).toBe(200);
     await send(q, ["wake"]);
-    const got = await poll;
-    expect(got.map((m) => m.body)).toEqual(["wake"]);
+    expect((await poll).map((m) => m.body)).toEqual(["wake"]);
   });
 
   it("queue - a long poll wakes on nack", async () => {
     const q = uniqueName("poll");
     await send(q, ["ball"]);
     const [m] = await receive(q);
-    const poll = receive(q, { wait: 20 });
-    await pollsWaiting(q, 1);
+    const { poll } = await waitingPoll(q, { wait: 20 });
     await callJson("POST", `/v1/queues/${q}/nack`, { body: { receipts: [m!.receipt] } });
     expect((await poll).map((x) => x.attempts)).toEqual([2]);
   });
@@ -166,10 +170,9 @@ describe("queue long poll", () => {
   it("queue - a long poll wakes when a lease expires", async () => {
     const q = uniqueName("poll");
     await send(q, ["ball"]);
-    await receive(q, { visibilityTimeout: 30 });
-    const poll = receive(q, { wait: 20 });
-    await pollsWaiting(q, 1);
-    await advance(q, 31_000);
+    await receive(q, { visibilityTimeout: 5 });
+    const { poll } = await waitingPoll(q, { wait: 20 });
+    await advance(q, 6_000); // the lease ends well within the poll's wait
     expect((await poll).map((x) => x.body)).toEqual(["ball"]);
   });
 

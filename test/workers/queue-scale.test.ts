@@ -3,52 +3,47 @@
 import { describe, expect, it } from "vitest";
 import { runInDurableObject } from "cloudflare:test";
 import type { QueueObject } from "../../durable-objects/queue/object";
+import { now } from "../../durable-objects/shared/clock";
 import type { QueueSendResult, ReceivedMessage } from "../../protocol/queues";
 import type { Result } from "../../protocol/errors";
 import { callJson, uniqueName } from "./helpers";
-import { stub } from "./queue-helpers";
+import { stub, withStore } from "./queue-helpers";
 
 const DEPTH = 100_000;
 /** Generous: a handful of index lookups per operation, far from a scan. */
 const MAX_ROWS_READ = 200;
 
-/** Fills the queue with DEPTH visible messages (one group on FIFO queues) in one statement. */
+/** Fills the queue with DEPTH visible messages (one group on FIFO queues) through the store, in one transaction. */
 async function seed(q: string, fifo: boolean): Promise<void> {
   expect((await callJson("PUT", `/v1/queues/${q}`, { body: { fifo, maxMessages: 1_000_000 } })).status).toBe(200);
-  await runInDurableObject(stub(q), (_o: QueueObject, state) => {
-    const sql = state.storage.sql;
-    const now = Date.now();
-    sql.exec(
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-       INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts)
-       SELECT i, 'seed-' || i, '"x"', NULL, '', 3, ?, 0, 0, 0 FROM n`,
-      DEPTH, now,
-    );
-    for (const [name, value] of [["next_seq", DEPTH], ["messages", DEPTH], ["bytes", 3 * DEPTH]] as const) {
-      sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
-    }
-    if (fifo) sql.exec("INSERT INTO fifo_groups (grp, head, ready) VALUES ('', 1, 1)");
+  await withStore(q, (store, _obj, state) => {
+    store.fifo = fifo;
+    const sentAt = now();
+    state.storage.transactionSync(() => {
+      for (let i = 1; i <= DEPTH; i++) {
+        store.send({ id: `seed-${i}`, body: '"x"', headers: null, grp: "", bytes: 3, sentAt, visibleAt: null, attempts: 0, origin: null });
+      }
+    });
   });
 }
 
 /** Runs `op` inside the object and returns what it returned and how many rows its SQL read. */
 async function measured<T>(q: string, op: (obj: QueueObject) => Promise<T>): Promise<{ value: T; rowsRead: number }> {
-  return runInDurableObject(stub(q), async (obj: QueueObject) => {
-    const real = obj.store.sql;
+  return runInDurableObject(stub(q), async (obj: QueueObject, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
     const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-    const spy = {
-      exec: (query: string, ...bindings: unknown[]) => {
-        const cursor = real.exec(query, ...bindings);
-        cursors.push(cursor);
-        return cursor;
-      },
-    } as unknown as SqlStorage;
-    (obj.store as { sql: SqlStorage }).sql = spy;
+    sql.exec = ((query: string, ...bindings: unknown[]) => {
+      const cursor = exec.call(sql, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as typeof exec;
     try {
       const value = await op(obj);
+      expect(cursors.length, "the spy sees the object's SQL").toBeGreaterThan(0);
       return { value, rowsRead: cursors.reduce((n, c) => n + c.rowsRead, 0) };
     } finally {
-      (obj.store as { sql: SqlStorage }).sql = real;
+      sql.exec = exec;
     }
   });
 }

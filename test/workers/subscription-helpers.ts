@@ -1,7 +1,7 @@
 /**
  * Helpers for the subscription tests: topics, publishing, and driving a partition's
  * forwarder deterministically (settle the run in progress, fire the alarm while work is due,
- * make pending retries due now instead of sleeping).
+ * move the objects' clock to the next pending retry instead of sleeping).
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -11,6 +11,7 @@ import type { ForwarderTestHooks } from "../../durable-objects/topic/forward/for
 import type { PeekedMessage } from "../../protocol/queues";
 import type { Result } from "../../protocol/errors";
 import { partitionStub, queueStub } from "../../durable-objects/env";
+import { advanceClock, now } from "../../durable-objects/shared/clock";
 import { callJson } from "./helpers";
 
 export interface Published { id: string; partition: number; offset: number; duplicate: boolean }
@@ -66,7 +67,7 @@ export async function drain(topic: string, partitions = 1): Promise<void> {
       const due = await runInDurableObject(s, async (o: TopicPartition) => {
         await o.forwarder.settled();
         const d = o.forwarder.nextDeadline();
-        return d !== null && d <= Date.now();
+        return d !== null && d <= now();
       });
       if (!due) break;
       await runDurableObjectAlarm(s);
@@ -74,14 +75,17 @@ export async function drain(topic: string, partitions = 1): Promise<void> {
   }
 }
 
-/** Moves time forward for the forwarder: every pending retry becomes due now. Returns how many. */
+/**
+ * Moves the clock to the partition's next pending retry, so it is due now (fire it with
+ * `drain`). Returns how many subscriptions were waiting for a retry before the move.
+ */
 export async function makeRetriesDue(topic: string, partition = 0): Promise<number> {
-  return runInDurableObject(stub(topic, partition), async (o: TopicPartition, state) => {
+  const pending = await runInDurableObject(stub(topic, partition), async (o: TopicPartition) => {
     await o.forwarder.settled();
-    const n = state.storage.sql.exec("UPDATE forward_subs SET due_at = ? WHERE due_at > ?", Date.now(), Date.now()).rowsWritten;
-    await o.scheduleAlarm();
-    return n;
+    return { waiting: o.forwarder.retriesWaiting(), at: o.forwarder.nextDeadline() };
   });
+  if (pending.waiting > 0 && pending.at !== null && pending.at > now()) advanceClock(pending.at - now());
+  return pending.waiting;
 }
 
 /** Retries until nothing is pending any more (or `rounds` run out): time passes as fast as needed. */

@@ -1,10 +1,13 @@
 // Consumer groups: every group sees every message, members compete with leases, acks are
 // definitive, expired leases redeliver (alarm), committed/lag numbers, seek, ordered keys,
-// dead-lettering, long polls, and bad input that changes nothing.
+// dead-lettering, long polls, and bad input that changes nothing. Leases run out by moving
+// the objects' clock (advanceClock) and firing the alarm, never by rewriting deadlines.
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { advanceClock } from "../../durable-objects/shared/clock";
+import { DEFAULT_GROUP_CONFIG } from "../../durable-objects/topic/groups/types";
 import { callJson, errorCode, uniqueName } from "./helpers";
-import { publishOk, putTopic, sqlIn, stub, topicStatus } from "./topic-log-helpers";
+import { publishOk, putTopic, stub, topicStatus } from "./topic-log-helpers";
 
 interface Polled { partition: number; offset: number; id: string; key: string | null; body: unknown; receipt: string; attempts: number }
 
@@ -30,9 +33,9 @@ async function status(t: string, group: string): Promise<{ partition: number; co
   return r.body.partitions;
 }
 
-/** As if every lease of the partition had run out; then the alarm runs. */
-async function leasesExpire(t: string, partition = 0): Promise<void> {
-  await sqlIn(t, partition, "UPDATE grp_msg SET deadline = 1 WHERE deadline IS NOT NULL");
+/** Time passes by `ms` (default: a whole default lease, so every lease runs out); then the alarm runs. */
+async function leasesExpire(t: string, partition = 0, ms = DEFAULT_GROUP_CONFIG.visibilityTimeout * 1000): Promise<void> {
+  advanceClock(ms);
   await runDurableObjectAlarm(stub(t, partition));
 }
 
@@ -79,8 +82,8 @@ describe("consumer groups", () => {
     await publishOk(t, bodies(2));
     const [first] = await poll(t, "r", { max: 1, visibilityTimeout: 1 });
     expect(await poll(t, "r", { max: 1 })).toMatchObject([{ offset: 1 }]);
-    await sqlIn(t, 0, "UPDATE grp_msg SET deadline = 1 WHERE offset = 0");
-    await runDurableObjectAlarm(stub(t));
+    // Offset 0's one-second lease runs out; offset 1's 30-second lease does not.
+    await leasesExpire(t, 0, 1000);
     const [redelivered] = await poll(t, "r", { max: 5 });
     expect(redelivered).toMatchObject({ offset: 0, attempts: 2 });
     expect(redelivered!.receipt).not.toBe(first!.receipt);
@@ -90,7 +93,9 @@ describe("consumer groups", () => {
 
   it("groups - seek replays and skips: earliest, latest, an offset, a time", async () => {
     const t = uniqueName();
-    await publishOk(t, bodies(6));
+    await publishOk(t, bodies(3));
+    advanceClock(100_000); // offsets 3-5 are written 100 s after 0-2
+    await publishOk(t, range(3, 6).map((i) => ({ body: i })));
     const all = await poll(t, "s", { max: 100 });
     await ack(t, "s", all.map((m) => m.receipt));
     expect((await status(t, "s"))[0]).toMatchObject({ committed: 6, lag: 0 });
@@ -106,7 +111,6 @@ describe("consumer groups", () => {
     expect(await poll(t, "s", { max: 100 })).toEqual([]);
     expect((await ack(t, "s", [replay[0]!.receipt])).failed).toHaveLength(1); // seek voided the leases
     const ts = (await callJson("GET", `/v1/topics/${t}/messages?from=3&limit=1`)).body.messages[0].timestamp as number;
-    await sqlIn(t, 0, "UPDATE log_entries SET ts = ts - 100000 WHERE offset < 3");
     expect((await seek({ since: ts })).body.partitions[0].committed).toBe(3);
     expect((await poll(t, "s", { max: 100 })).map((m) => m.offset)).toEqual([3, 4, 5]);
   });
@@ -151,9 +155,9 @@ describe("consumer groups", () => {
     const first = await poll(t, "o", { max: 10 });
     expect(first.map((m) => m.body)).toEqual(["a1", "b1", "n1", "n2"]);
     expect(await poll(t, "o", { max: 10 })).toEqual([]);
-    // a1's lease runs out: a1 again, never a2 before it.
-    await sqlIn(t, 0, "UPDATE grp_msg SET deadline = 1 WHERE offset = 0");
-    await runDurableObjectAlarm(stub(t));
+    await ack(t, "o", first.filter((m) => m.body !== "a1").map((m) => m.receipt));
+    // a1's lease runs out (the only one left): a1 again, never a2 before it.
+    await leasesExpire(t);
     const again = await poll(t, "o", { max: 10 });
     expect(again.map((m) => m.body)).toEqual(["a1"]);
     await ack(t, "o", [again[0]!.receipt]);

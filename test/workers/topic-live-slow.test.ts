@@ -2,14 +2,16 @@
 // unconfirmed is capped (SUBSCRIBER_WINDOW); a full window pauses the socket (nothing
 // more is sent, it reads on from the log as acks come); a socket paused past the grace
 // period is closed by the alarm with 4000 and its resume offset; a fast subscriber beside
-// a stalled one gets everything. Proved by counts, never by timing.
+// a stalled one gets everything. Proved by counts, never by timing: the grace period passes
+// by moving the objects' clock (advanceClock) and firing the alarm.
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TopicPartition } from "../../durable-objects/topic/object";
-import { SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, unconfirmed, type SubscriberState } from "../../durable-objects/topic/live/socket";
+import { SLOW_GRACE_MS, SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, unconfirmed, type SubscriberState } from "../../durable-objects/topic/live/socket";
+import { advanceClock } from "../../durable-objects/shared/clock";
 import { CloseCodes } from "../../durable-objects/shared/socket-limits";
 import { uniqueName } from "./helpers";
-import { publishOk, putTopic, sqlIn, stub } from "./topic-log-helpers";
+import { publishOk, putTopic, stub } from "./topic-log-helpers";
 import { subscribe, type Subscriber } from "./topic-live-helpers";
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
@@ -28,9 +30,9 @@ async function sockets(t: string): Promise<SubscriberState[]> {
     state.getWebSockets(SUBSCRIBER_TAG).map((ws) => ws.deserializeAttachment() as SubscriberState));
 }
 
-/** As if the grace period had passed: every pause deadline is now due; then the alarm runs. */
+/** The grace period passes: every pause deadline is due; then the alarm runs. */
 async function graceExpires(t: string): Promise<void> {
-  await sqlIn(t, 0, "UPDATE live_slow SET at = 0");
+  advanceClock(SLOW_GRACE_MS);
   await runDurableObjectAlarm(stub(t));
 }
 

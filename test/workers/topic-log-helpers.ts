@@ -1,4 +1,8 @@
-/** Helpers for the topic log tests: HTTP calls, partition stubs, and seeding a partition's state. */
+/**
+ * Helpers for the topic log tests: HTTP calls, partition stubs, firing alarms, and seeding
+ * what time cannot produce. Time itself moves with `advanceClock` (durable-objects/shared/clock.ts),
+ * never by rewriting stored timestamps.
+ */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { TopicPartition } from "../../durable-objects/topic/object";
@@ -48,17 +52,17 @@ export function stub(topic: string, partition = 0): DurableObjectStub<TopicParti
   return partitionStub(env, topic, partition);
 }
 
-/** Runs SQL inside a partition object (to seed state, as if time had passed). */
-export async function sqlIn(topic: string, partition: number, query: string, ...bindings: (string | number | null)[]): Promise<void> {
-  await runInDurableObject(stub(topic, partition), (_o: TopicPartition, state: DurableObjectState) => {
-    state.storage.sql.exec(query, ...bindings);
+/**
+ * SEEDING, not time: state the clock cannot produce. Makes a partition hold `bytes` (and,
+ * when given, every stored message count `entrySize` bytes), as if writes had outrun the
+ * alarm that trims to `retentionBytes`; the log reloads its counters from storage.
+ */
+export async function seedStoredBytes(topic: string, partition: number, bytes: number, entrySize?: number): Promise<void> {
+  await runInDurableObject(stub(topic, partition), (o: TopicPartition, state: DurableObjectState) => {
+    if (entrySize !== undefined) state.storage.sql.exec("UPDATE log_entries SET size = ?", entrySize);
+    state.storage.sql.exec("UPDATE log_meta SET bytes = ?", bytes);
+    o.log.migrate();
   });
-}
-
-/** Makes every message and dedup record of a partition `ms` older. */
-export async function age(topic: string, partition: number, ms: number): Promise<void> {
-  await sqlIn(topic, partition, "UPDATE log_entries SET ts = ts - ?", ms);
-  await sqlIn(topic, partition, "UPDATE log_dedup SET expires_at = expires_at - ?", ms);
 }
 
 /** Fires the partition's alarm now (true if one was set). */

@@ -1,14 +1,14 @@
 /**
  * /v1/topics/{t}/groups/{g}: consumer groups. Partition 0's object is each group's home
  * (a group exists when it has it); the other partitions make their copy from the home's
- * config when first used. Poll, ack and seek go to the partitions concerned.
+ * config when first used. Each handler validates and makes one call on the topic router
+ * (durable-objects/topic/router/groups.ts), which goes to the partitions concerned.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { MAX_DELIVERIES_LIMIT, MAX_VISIBILITY_TIMEOUT, type SeekTarget } from "../../durable-objects/topic/groups/types";
 import { demand, requires } from "../auth";
 import { newApp, validNames } from "../http";
 import { errorResponses, NameSchema } from "../schemas";
-import { checkPartition, requireTopic } from "../../durable-objects/topic/router/directory";
 import { ackGroup, groupStatus, pollGroup, putGroup, seekGroup } from "../../durable-objects/topic/router/groups";
 
 export const groups = newApp();
@@ -93,9 +93,7 @@ groups.openapi(
   async (c) => {
     const { t, g } = c.req.valid("param");
     const b = c.req.valid("json");
-    let info = await requireTopic(c.env, t);
-    if (b.partition !== undefined) info = await checkPartition(c.env, info, b.partition);
-    const messages = await pollGroup(c.env, info, g, {
+    const messages = await pollGroup(c.env, t, g, {
       max: b.max ?? 1, waitMs: (b.wait ?? 0) * 1000, partition: b.partition, visibilityTimeout: b.visibilityTimeout,
     });
     return c.json({ messages }, 200);
@@ -111,8 +109,7 @@ groups.openapi(
   }),
   async (c) => {
     const { t, g } = c.req.valid("param");
-    const info = await requireTopic(c.env, t);
-    return c.json(await ackGroup(c.env, info, g, c.req.valid("json").receipts), 200);
+    return c.json(await ackGroup(c.env, t, g, c.req.valid("json").receipts), 200);
   },
 );
 
@@ -125,8 +122,7 @@ groups.openapi(
   }),
   async (c) => {
     const { t, g } = c.req.valid("param");
-    const info = await requireTopic(c.env, t);
-    return c.json({ partitions: await groupStatus(c.env, info, g) }, 200);
+    return c.json({ partitions: await groupStatus(c.env, t, g) }, 200);
   },
 );
 
@@ -140,9 +136,7 @@ groups.openapi(
   async (c) => {
     const { t, g } = c.req.valid("param");
     const b = c.req.valid("json");
-    let info = await requireTopic(c.env, t);
-    if (b.partition !== undefined) info = await checkPartition(c.env, info, b.partition);
     const target: SeekTarget = b.since !== undefined ? { since: b.since } : { to: b.to! };
-    return c.json({ partitions: await seekGroup(c.env, info, g, target, b.partition) }, 200);
+    return c.json({ partitions: await seekGroup(c.env, t, g, target, b.partition) }, 200);
   },
 );

@@ -1,22 +1,20 @@
 /**
  * /v1/topics/{t}/subscriptions/{s}: fan-out subscriptions into queues and webhooks.
  *
- * A subscription lives in every partition of its topic (each keeps its own position), so
- * PUT and DELETE go to every partition and GET sums their status. PUT is idempotent: running
- * it again (say after a partial failure) converges every partition on the same config.
+ * A subscription lives in every partition of its topic; the topic router
+ * (durable-objects/topic/router/subscriptions.ts) puts, reads and deletes it there. These
+ * handlers validate the target and what the caller may do with it, and make that one call.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { privateWebhooksAllowed, webhookUrlProblem } from "../../durable-objects/topic/forward/address";
-import { generateSecret } from "../../durable-objects/topic/forward/sign";
-import type { PartitionSubscription, SubscriptionConfig, SubscriptionTarget } from "../../durable-objects/topic/forward/types";
+import type { SubscriptionTarget } from "../../durable-objects/topic/forward/types";
 import { demand, requires } from "../auth";
 import type { Env } from "../../durable-objects/env";
-import { ApiError, unwrap } from "../../durable-objects/shared/errors";
+import { ApiError } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { partitionStub, queueStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_WEBHOOK_TIMEOUT, SubscriptionBody, type SubscriptionBodyInput, SubscriptionStatusSchema } from "./subscription-schemas";
-import { requireTopic } from "../../durable-objects/topic/router/directory";
+import { deleteSubscription, putSubscription, subscriptionStatus } from "../../durable-objects/topic/router/subscriptions";
 
 /** Longest resource name (API.md, Conventions). */
 const MAX_NAME_LENGTH = 128;
@@ -44,30 +42,7 @@ subscriptions.openapi(
     // `send` too. The default dead-letter queue "{t}.{s}.dlq" comes with the subscription.
     if (target.type === "queue") demand(c, "queues", "send", target.queue);
     else if (body.deadLetterQueue) demand(c, "queues", "send", body.deadLetterQueue);
-    // Fresh, not cached: a subscription must reach every partition the topic has now.
-    const info = await requireTopic(c.env, t, { fresh: true });
-    const partitions = info.config.partitions;
-
-    const first = partitionStub(c.env, t, 0);
-    const existing = await first.getSubscription(s);
-    let secret: string | undefined;
-    let generated = false;
-    if (target.type === "webhook") {
-      secret = body.secret ?? (existing.ok ? ((await first.subscriptionSecret(s)) ?? undefined) : undefined);
-      if (secret === undefined) [secret, generated] = [generateSecret(), true];
-    } else {
-      // "The target queue is created if it does not exist" — before any partition forwards to it.
-      unwrap(await queueStub(c.env, target.queue).configure({}));
-    }
-    const config: SubscriptionConfig = { topic: t, target, filter: body.filter ?? {} };
-    const results = await Promise.all(range(partitions).map((p) => partitionStub(c.env, t, p).putSubscription({
-      name: s, partition: p, config, secret,
-      // A subscription that already exists starts in a partition new to it where it was created.
-      createdAt: existing.ok ? existing.value.createdAt : Date.now(),
-      start: existing.ok ? "created" : "next",
-    }, info)));
-    const status = summarize(t, results.map(unwrap));
-    return c.json(generated ? { ...status, secret } : status, 200);
+    return c.json(await putSubscription(c.env, t, s, { target, filter: body.filter ?? {}, secret: body.secret }), 200);
   },
 );
 
@@ -82,12 +57,7 @@ subscriptions.openapi(
   }),
   async (c) => {
     const { t, s } = c.req.valid("param");
-    const partitions = (await requireTopic(c.env, t, { fresh: true })).config.partitions;
-    const results = await Promise.all(range(partitions).map((p) => partitionStub(c.env, t, p).getSubscription(s)));
-    const first = results[0];
-    if (!first || !first.ok) throw new ApiError("NOT_FOUND", `subscription '${s}' does not exist on topic '${t}'`);
-    // A partition without it (a PUT interrupted half-way) is left out until the PUT is repeated.
-    return c.json(summarize(t, results.flatMap((r) => (r.ok ? [r.value] : []))), 200);
+    return c.json(await subscriptionStatus(c.env, t, s), 200);
   },
 );
 
@@ -102,9 +72,7 @@ subscriptions.openapi(
   }),
   async (c) => {
     const { t, s } = c.req.valid("param");
-    const partitions = (await requireTopic(c.env, t, { fresh: true })).config.partitions;
-    const results = (await Promise.all(range(partitions).map((p) => partitionStub(c.env, t, p).deleteSubscription(s)))).map(unwrap);
-    if (!results.some((r) => r.deleted)) throw new ApiError("NOT_FOUND", `subscription '${s}' does not exist on topic '${t}'`);
+    await deleteSubscription(c.env, t, s);
     return c.body(null, 204);
   },
 );
@@ -120,21 +88,4 @@ function buildTarget(env: Env, t: string, s: string, body: SubscriptionBodyInput
   }
   deadLetterQueue ??= null;
   return { type: "webhook", url, maxAttempts: body.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, deadLetterQueue, timeout: body.timeout ?? DEFAULT_WEBHOOK_TIMEOUT };
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-/** One status from every partition's: sums of lag and counters, the most recent error. */
-function summarize(topic: string, parts: PartitionSubscription[]): z.infer<typeof SubscriptionStatusSchema> {
-  const base = parts[0]!;
-  const statuses = parts.map((p) => p.status).sort((a, b) => a.partition - b.partition);
-  const sum = (k: "lag" | "delivered" | "failed" | "skipped"): number => statuses.reduce((n, st) => n + st[k], 0);
-  const lastError = statuses.map((st) => st.lastError).filter((e) => e !== null).sort((a, b) => b.at - a.at)[0] ?? null;
-  return {
-    name: base.name, topic, target: base.config.target, filter: base.config.filter, createdAt: base.createdAt,
-    lag: sum("lag"), delivered: sum("delivered"), failed: sum("failed"), skipped: sum("skipped"), lastError,
-    partitions: statuses,
-  };
 }

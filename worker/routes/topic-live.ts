@@ -1,18 +1,17 @@
 /**
  * /v1/topics: live subscriptions, over WebSocket (`/subscribe`) and Server-Sent Events
- * (`/events`). The route authenticates (a token may come as `?token=`), checks the topic
- * and partition, and forwards a request it builds itself to the partition object, so a
- * client cannot smuggle in the internal headers that say what its credential may do.
+ * (`/events`). The route authenticates (a token may come as `?token=`) and decides what the
+ * credential may do; the topic router (durable-objects/topic/router/live.ts) checks the
+ * topic and partition and hands the partition object a request built from only that.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { LIVE_HEADERS } from "../../durable-objects/topic/live/live";
 import { credentialExpiry, may, requires } from "../auth";
-import type { Env } from "../../durable-objects/env";
 import { ApiError } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { partitionStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
-import { checkPartition, requireTopic } from "../../durable-objects/topic/router/directory";
+import { requirePartition } from "../../durable-objects/topic/router/directory";
+import { connectLive } from "../../durable-objects/topic/router/live";
 
 export const topicLive = newApp();
 topicLive.use("/:t/subscribe", validNames("t"));
@@ -28,19 +27,6 @@ const LiveQuery = z.object({
   token: z.string().optional().openapi({ description: "a capability token, for clients that cannot set headers" }),
 });
 
-type LiveQuery = z.infer<typeof LiveQuery>;
-
-/** The request the partition object gets: only what the route decided, nothing of the client's. */
-async function forward(env: Env, t: string, q: LiveQuery, kind: "subscribe" | "events", headers: Record<string, string>): Promise<Response> {
-  const partition = q.partition ?? 0;
-  const info = await checkPartition(env, await requireTopic(env, t), partition);
-  const url = new URL(`https://partition.internal/${kind}`);
-  url.searchParams.set("topic", t);
-  url.searchParams.set("partition", String(partition));
-  url.searchParams.set("from", q.from ?? "latest");
-  return partitionStub(env, t, partition, info.config.locationHint ?? undefined).fetch(new Request(url, { headers }));
-}
-
 topicLive.openapi(
   createRoute({
     method: "get", path: "/{t}/subscribe",
@@ -52,16 +38,21 @@ topicLive.openapi(
     responses: { 101: { description: "switching protocols" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
   }),
   async (c) => {
+    const { t } = c.req.valid("param");
+    const q = c.req.valid("query");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       // Say what is wrong with the target first, so a plain GET explains a refused handshake.
-      await checkPartition(c.env, await requireTopic(c.env, c.req.valid("param").t), c.req.valid("query").partition ?? 0);
+      await requirePartition(c.env, t, q.partition ?? 0);
       throw new ApiError("UPGRADE_REQUIRED", "this endpoint speaks WebSocket: send 'Upgrade: websocket'");
     }
     const expiresAt = credentialExpiry(c);
-    return forward(c.env, c.req.valid("param").t, c.req.valid("query"), "subscribe", {
-      upgrade: "websocket",
-      [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0",
-      ...(expiresAt !== null ? { [LIVE_HEADERS.expiresAt]: String(expiresAt) } : {}),
+    return connectLive(c.env, t, {
+      kind: "subscribe", partition: q.partition ?? 0, from: q.from ?? "latest",
+      headers: {
+        upgrade: "websocket",
+        [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0",
+        ...(expiresAt !== null ? { [LIVE_HEADERS.expiresAt]: String(expiresAt) } : {}),
+      },
     });
   },
 );
@@ -84,6 +75,9 @@ topicLive.openapi(
     if (lastId !== undefined && lastId !== "" && !/^\d{1,15}$/.test(lastId)) {
       throw new ApiError("VALIDATION_FAILED", "Last-Event-ID: must be an offset", { field: "Last-Event-ID" });
     }
-    return forward(c.env, c.req.valid("param").t, c.req.valid("query"), "events", lastId ? { "last-event-id": lastId } : {});
+    const q = c.req.valid("query");
+    return connectLive(c.env, c.req.valid("param").t, {
+      kind: "events", partition: q.partition ?? 0, from: q.from ?? "latest", headers: lastId ? { "last-event-id": lastId } : {},
+    });
   },
 );

@@ -1,21 +1,19 @@
 /**
- * /v1/topics: topic config, publish and read/replay. Each handler picks the partition
- * objects (worker/topic-directory.ts knows the config, worker/topic-publish.ts routes
- * publishes) and makes one RPC per partition.
+ * /v1/topics: topic config, publish and read/replay. Each handler validates, makes one call
+ * on the topic router (durable-objects/topic/router/), which owns the work across
+ * partitions, and answers.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
-import type { LogEntry } from "../../durable-objects/topic/types";
 import { requires } from "../auth";
-import type { Env } from "../../durable-objects/env";
-import { ApiError, unwrap } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
-import { catalogStub, partitionStub } from "../../durable-objects/env";
+import { catalogStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
 import { TopicConfigPatchSchema, TopicConfigSchema } from "./topic-schemas";
 import { type TopicInfo } from "../../durable-objects/topic/config";
-import { checkPartition, configureTopic, forgetTopic, requireTopic } from "../../durable-objects/topic/router/directory";
+import { configureTopic, deleteTopic } from "../../durable-objects/topic/router/directory";
 import { PublishBodySchema, publishToTopic } from "../../durable-objects/topic/router/publish";
+import { readMessages, topicStatus } from "../../durable-objects/topic/router/topics";
 
 export const topics = newApp();
 topics.use("/:t/*", validNames("t"));
@@ -99,10 +97,7 @@ topics.openapi(
     responses: { 204: { description: "deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
-    const { t } = c.req.valid("param");
-    forgetTopic(t);
-    unwrap(await partitionStub(c.env, t, 0).destroyTopic(t));
-    forgetTopic(t);
+    await deleteTopic(c.env, c.req.valid("param").t);
     return c.body(null, 204);
   },
 );
@@ -146,36 +141,6 @@ topics.openapi(
   async (c) => {
     const { t } = c.req.valid("param");
     const q = c.req.valid("query");
-    return c.json(await readPartition(c.env, t, q.partition ?? 0, q.from, q.since, q.limit ?? 100), 200);
+    return c.json(await readMessages(c.env, t, { partition: q.partition ?? 0, from: q.from, since: q.since, limit: q.limit ?? 100 }), 200);
   },
 );
-
-async function readPartition(env: Env, topic: string, partition: number, from: number | undefined, since: number | undefined, limit: number): Promise<{ messages: LogEntry[]; next: number; first: number }> {
-  let info = await checkPartition(env, await requireTopic(env, topic), partition);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const r = unwrap(await partitionStub(env, topic, partition, info.config.locationHint ?? undefined).readLog({ topic, partition, info, from, since, limit }));
-    if (!r.stale) return { messages: r.messages, next: r.next, first: r.first };
-    info = await checkPartition(env, await requireTopic(env, topic, { fresh: true }), partition);
-  }
-  throw new ApiError("INTERNAL", "topic configuration kept changing; retry");
-}
-
-async function topicStatus(env: Env, topic: string): Promise<z.infer<typeof TopicStatusSchema>> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const info = await requireTopic(env, topic, { fresh: true });
-    const hint = info.config.locationHint ?? undefined;
-    const stats = await Promise.all(
-      Array.from({ length: info.config.partitions }, (_, p) => partitionStub(env, topic, p, hint).partitionStats(topic, p, info)),
-    );
-    if (stats.some((s) => s.stale)) continue;
-    const lags = new Map<string, number>();
-    const partitions = stats.map((s) => {
-      if (s.stale) throw new Error("unreachable");
-      for (const g of s.groups) lags.set(g.name, (lags.get(g.name) ?? 0) + g.lag);
-      return { partition: s.partition, first: s.first, next: s.next, bytes: s.bytes, subscribers: s.subscribers };
-    });
-    const groups = [...lags.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, lag]) => ({ name, lag }));
-    return { name: info.name, config: info.config, partitions, groups };
-  }
-  throw new ApiError("INTERNAL", "topic configuration kept changing; retry");
-}

@@ -8,27 +8,27 @@
  *   - into a queue: batches sent with the topic message id as the queue message id, so a
  *     batch resent after a crash between the queue's write and our position update is
  *     absorbed by the queue's dedup (exactly once within its dedup window);
- *   - to a webhook: one signed POST at a time; failures back off (forward-backoff.ts) and after
- *     `maxAttempts` the message moves to the dead-letter queue with an idempotent move key.
- * State lives in SQLite (forward-store.ts), so a restart resumes where the last confirmed step left.
+ *   - to a webhook: one signed POST at a time (webhook.ts); failures back off (retry.ts) and
+ *     after `maxAttempts` the message moves to the dead-letter queue through the one mover
+ *     (shared/dead-letters.ts), the position holding it until the move succeeded.
+ * State lives in SQLite (store.ts), so a restart resumes where the last confirmed step left.
  */
 import type { Env } from "../../env";
 import type { ErrorValue, Result } from "../../../protocol/errors";
 import { queueStub } from "../../env";
-import { retryDelayMs } from "../../shared/backoff";
+import { now } from "../../shared/clock";
+import { moveKey, sendDeadLetters } from "../../shared/dead-letters";
+import { deadLetterMoveRetryMs, queueRetryMs, webhookRetryMs } from "./retry";
 import { describe, ForwardStore, type SubRow } from "./store";
 import { KEY_HEADER, type ForwardError, type PartitionSubscription, type PutSubscriptionInput, type StoredSubscription } from "./types";
 import { deliverWebhook, type FetchLike } from "./webhook";
-import type { PartitionHooks } from "../object";
-import type { LogEntry, LogReader, PartitionModule } from "../types";
+import type { LogEntry, LogReader, PartitionHooks, PartitionModule } from "../types";
 
 /** Messages per queue batch, and the most one alarm run forwards per subscription before yielding. */
 export const QUEUE_BATCH = 100;
 const QUEUE_BATCH_BYTES = 4 * 1024 * 1024;
 const RUN_MESSAGES = 1_000;
 const RUN_MS = 15_000;
-/** Queue-target retries stay well inside a queue's default 300 s dedup window. */
-const QUEUE_RETRY_CAP_MS = 30_000;
 
 /** Test seams: inject a fault after a target accepted a write, or a fake webhook endpoint. */
 export interface ForwarderTestHooks {
@@ -63,8 +63,9 @@ export class Forwarder implements PartitionModule {
 
   /** Called after an append committed: wake caught-up subscriptions; never waits on a target. */
   onAppend(_entries: LogEntry[]): void {
-    if (this.store.wakeIdle(Date.now()) > 0) {
-      this.hooks.scheduleAlarm().catch((err) => console.error("forwarder: scheduling the alarm failed", err));
+    const at = now();
+    if (this.store.wakeIdle(at) > 0) {
+      this.hooks.alarmBy(at).catch((err) => console.error("forwarder: setting the alarm failed", err));
     }
   }
 
@@ -72,8 +73,8 @@ export class Forwarder implements PartitionModule {
     const previous = this.running;
     const run = (async () => {
       await previous?.catch(() => {});
-      const now = Date.now();
-      await Promise.all(this.store.due(now).map((name) => this.forward(name, now)));
+      const started = now();
+      await Promise.all(this.store.due(started).map((name) => this.forward(name, started)));
     })();
     this.running = run;
     try {
@@ -86,6 +87,11 @@ export class Forwarder implements PartitionModule {
   /** Resolves once no forwarding run is in progress (tests use it to settle). */
   async settled(): Promise<void> {
     while (this.running) await this.running.catch(() => {});
+  }
+
+  /** How many subscriptions here wait for a retry (a failure's backoff) rather than being due now. */
+  retriesWaiting(): number {
+    return this.store.waiting(now());
   }
 
   // ---- state transitions behind the RPC methods ----
@@ -127,8 +133,8 @@ export class Forwarder implements PartitionModule {
     let sent = 0;
     for (;;) {
       const row = this.store.get(name);
-      if (!row || row.dueAt === null || row.dueAt > Date.now()) return; // deleted, caught up, or backing off
-      if (sent >= RUN_MESSAGES || Date.now() - started >= RUN_MS) return; // due stays now: next alarm continues
+      if (!row || row.dueAt === null || row.dueAt > now()) return; // deleted, caught up, or backing off
+      if (sent >= RUN_MESSAGES || now() - started >= RUN_MS) return; // due stays now: next alarm continues
       const entries = this.readFrom(row);
       if (!entries) return; // caught up
       const done = row.config.target.type === "queue" ? await this.toQueue(row, entries) : await this.toWebhook(row, entries[0]!);
@@ -142,7 +148,7 @@ export class Forwarder implements PartitionModule {
     const first = this.log.first();
     if (row.position < first) {
       this.store.note(row, failure(row, "OFFSETS_EXPIRED", `offsets ${row.position}..${first - 1} were removed by retention before they were forwarded`, null));
-      this.store.advance(row, { to: first, dueAt: Date.now() });
+      this.store.advance(row, { to: first, dueAt: now() });
       return this.readFrom({ ...row, position: first });
     }
     // After a failure a queue is probed with one message: a batch too big for the room left
@@ -166,7 +172,7 @@ export class Forwarder implements PartitionModule {
       const fault = await this.fault(row.name);
       if (fault) return this.failed(row, fault, matching[0]!.offset);
     }
-    const moved = this.store.advance(row, { to: last.offset + 1, delivered: matching.length, skipped: entries.length - matching.length, dueAt: Date.now() });
+    const moved = this.store.advance(row, { to: last.offset + 1, delivered: matching.length, skipped: entries.length - matching.length, dueAt: now() });
     return moved ? entries.length : 0;
   }
 
@@ -175,7 +181,7 @@ export class Forwarder implements PartitionModule {
     const target = row.config.target;
     if (target.type !== "webhook") return 0;
     if (!matches(row.config.filter, entry)) {
-      return this.store.advance(row, { to: entry.offset + 1, skipped: 1, dueAt: Date.now() }) ? 1 : 0;
+      return this.store.advance(row, { to: entry.offset + 1, skipped: 1, dueAt: now() }) ? 1 : 0;
     }
     let attempts = row.attempts;
     if (attempts < target.maxAttempts) {
@@ -188,42 +194,47 @@ export class Forwarder implements PartitionModule {
       if (outcome.ok) {
         const fault = await this.fault(row.name);
         if (fault) return this.failed(row, fault, entry.offset);
-        return this.store.advance(row, { to: entry.offset + 1, delivered: 1, dueAt: Date.now() }) ? 1 : 0;
+        return this.store.advance(row, { to: entry.offset + 1, delivered: 1, dueAt: now() }) ? 1 : 0;
       }
       attempts += 1;
       if (attempts < target.maxAttempts) {
-        this.store.fail(row, failure(row, outcome.code, outcome.message, entry.offset), attempts, Date.now() + retryDelayMs(attempts));
+        this.store.fail(row, failure(row, outcome.code, outcome.message, entry.offset), attempts, now() + webhookRetryMs(attempts));
         return 0;
       }
-      this.store.fail(row, failure(row, outcome.code, `${outcome.message}; giving up after ${attempts} attempts`, entry.offset), attempts, Date.now());
+      this.store.fail(row, failure(row, outcome.code, `${outcome.message}; giving up after ${attempts} attempts`, entry.offset), attempts, now());
     }
-    return this.deadLetter({ ...row, attempts }, entry, attempts);
+    return this.deadLetter({ ...row, attempts }, entry);
   }
 
-  private async deadLetter(row: SubRow, entry: LogEntry, attempts: number): Promise<number> {
+  /**
+   * Hands the message at the position to the dead-letter queue (or drops it when there is
+   * none) and only then moves on. The key names the subscription's incarnation and the
+   * offset, so a move retried after a crash lands once and a recreated subscription never
+   * collides with its former moves.
+   */
+  private async deadLetter(row: SubRow, entry: LogEntry): Promise<number> {
     const target = row.config.target;
     if (target.type !== "webhook") return 0;
     if (target.deadLetterQueue !== null) {
-      const message = toQueueMessage(entry);
-      const outcome = await this.call(() => queueStub(this.env, target.deadLetterQueue!).receiveDeadLetter([{
-        // One key per (subscription incarnation, offset): a retried move after a crash lands once.
-        moveKey: `${row.config.topic}#${row.partition}/${row.name}@${row.incarnation}/${entry.offset}`,
-        ...message, attempts, origin: null,
-      }]));
-      if (!outcome.ok) return this.failed(row, outcome.error, entry.offset);
+      const outcome = await sendDeadLetters(this.env, target.deadLetterQueue, [{
+        moveKey: moveKey(`${row.config.topic}#${row.partition}/${row.name}`, row.incarnation, entry.offset),
+        ...toQueueMessage(entry), attempts: Math.min(row.attempts, target.maxAttempts), origin: null,
+      }]);
+      if (!outcome.ok) {
+        const attempts = row.attempts + 1;
+        const error = failure(row, outcome.error.code, `moving to the dead-letter queue failed: ${outcome.error.message}`, entry.offset);
+        this.store.fail(row, error, attempts, now() + deadLetterMoveRetryMs(attempts, target.maxAttempts));
+        return 0;
+      }
     }
-    return this.store.advance(row, { to: entry.offset + 1, failed: 1, dueAt: Date.now() }) ? 1 : 0;
+    return this.store.advance(row, { to: entry.offset + 1, failed: 1, dueAt: now() }) ? 1 : 0;
   }
 
-  /** Records a failed step; retries back off, capped for queues so dedup still covers a resend. */
+  /** Records a failed step at the position and when to try again (retry.ts). */
   private failed(row: SubRow, error: ErrorValue, offset: number): number {
     const attempts = row.attempts + 1;
-    let delay = retryDelayMs(attempts);
-    if (row.config.target.type === "queue") {
-      delay = Math.min(delay, QUEUE_RETRY_CAP_MS);
-      if (error.retryAfter !== undefined) delay = Math.min(Math.max(delay, error.retryAfter * 1000), QUEUE_RETRY_CAP_MS);
-    }
-    this.store.fail(row, failure(row, error.code, error.message, offset), attempts, Date.now() + delay);
+    const wait = row.config.target.type === "queue" ? queueRetryMs(attempts, error) : webhookRetryMs(attempts);
+    this.store.fail(row, failure(row, error.code, error.message, offset), attempts, now() + wait);
     return 0;
   }
 
@@ -251,7 +262,7 @@ function notFound<T>(message: string): Result<T> {
 }
 
 function failure(row: SubRow, code: string, message: string, offset: number | null): ForwardError {
-  return { code, message, at: Date.now(), partition: row.partition, offset };
+  return { code, message, at: now(), partition: row.partition, offset };
 }
 
 /** True when every header named in `filter` has exactly that value. */

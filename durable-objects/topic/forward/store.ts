@@ -1,12 +1,16 @@
 /**
- * The forwarder's SQLite state in one partition: a row per subscription with its config,
- * position (next offset to forward), counters, retry state and last error. Every position
- * move is a compare-and-set on (incarnation, position), so a forward that was in flight
- * while the subscription was deleted, replaced or already advanced changes nothing.
+ * The forwarder's SQLite state in one partition, and every statement on it: a row per
+ * subscription with its config, position (next offset to forward), counters, retry state
+ * and last error. A row is caught up (`due_at` null: the next append wakes it), due (work
+ * to do at `due_at`) or backing off (`attempts` > 0: a retry at `due_at`, see retry.ts).
+ * Every position move is a compare-and-set on (incarnation, position), so a forward that
+ * was in flight while the subscription was deleted, replaced or already advanced changes nothing.
  */
+import { now } from "../../shared/clock";
 import { migrate } from "../../shared/sql";
 import type { ForwardError, PartitionForwardStatus, PartitionSubscription, PutSubscriptionInput, SubscriptionConfig } from "./types";
 
+/** Numbered and additive: never edit one, append a new one. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE forward_subs (
      name TEXT PRIMARY KEY,
@@ -71,9 +75,14 @@ export class ForwardStore {
     return r ? fromRaw(r) : null;
   }
 
-  /** Names of subscriptions with work due at or before `now`. */
-  due(now: number): string[] {
-    return this.sql.exec<{ name: string }>("SELECT name FROM forward_subs WHERE due_at <= ? ORDER BY due_at", now).toArray().map((r) => r.name);
+  /** Names of subscriptions with work due at or before `at`. */
+  due(at: number): string[] {
+    return this.sql.exec<{ name: string }>("SELECT name FROM forward_subs WHERE due_at <= ? ORDER BY due_at", at).toArray().map((r) => r.name);
+  }
+
+  /** How many subscriptions have work due only after `at` (retries backing off). */
+  waiting(at: number): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM forward_subs WHERE due_at > ?", at).one().n;
   }
 
   earliestDue(): number | null {
@@ -81,9 +90,9 @@ export class ForwardStore {
     return r.d;
   }
 
-  /** Marks every caught-up subscription due now; returns how many woke. */
-  wakeIdle(now: number): number {
-    return this.sql.exec("UPDATE forward_subs SET due_at = ? WHERE due_at IS NULL", now).rowsWritten;
+  /** Marks every caught-up subscription due at `at`; returns how many woke. */
+  wakeIdle(at: number): number {
+    return this.sql.exec("UPDATE forward_subs SET due_at = ? WHERE due_at IS NULL", at).rowsWritten;
   }
 
   /** Creates the row at `position`, or updates config (and secret) of an existing one. */
@@ -95,13 +104,13 @@ export class ForwardStore {
       this.sql.exec(
         `UPDATE forward_subs SET config = ?, secret = ?, attempts = 0,
            due_at = CASE WHEN due_at IS NULL THEN NULL ELSE ? END WHERE name = ?`,
-        config, input.secret ?? null, Date.now(), input.name,
+        config, input.secret ?? null, now(), input.name,
       );
     } else {
       this.sql.exec(
         `INSERT INTO forward_subs (name, incarnation, partition, config, secret, created_at, position, due_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        input.name, crypto.randomUUID(), input.partition, config, input.secret ?? null, input.createdAt, position, Date.now(),
+        input.name, crypto.randomUUID(), input.partition, config, input.secret ?? null, input.createdAt, position, now(),
       );
     }
     return this.get(input.name)!;

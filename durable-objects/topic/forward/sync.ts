@@ -6,25 +6,25 @@
  */
 import { unwrap } from "../../shared/errors";
 import type { Env } from "../../env";
-import { partitionStub } from "../../env";
 import type { TopicInfo } from "../config";
+import { isStale } from "../router/retry";
+import { onEveryPartition, partitionOf } from "../router/router";
 
 /**
  * Copies the home's subscriptions into partitions `from … partitions-1` of `info` where they
  * are missing (ones already there are left alone), so it is safe to run on every topic PUT:
- * a PUT that grew the topic and failed half-way is finished by the next one.
+ * a PUT that grew the topic and failed half-way is finished by the next one. A partition
+ * that knows a newer config makes the router copy into every partition of that one.
  */
 export async function copySubscriptions(env: Env, info: TopicInfo, from: number): Promise<void> {
-  const subs = await partitionStub(env, info.name, 0).subscriptionConfigs();
+  const subs = await partitionOf(env, info, 0).subscriptionConfigs();
   if (subs.length === 0) return;
-  const calls: Promise<unknown>[] = [];
-  for (let p = Math.max(from, 1); p < info.config.partitions; p++) {
-    const stub = partitionStub(env, info.name, p);
-    for (const sub of subs) {
-      calls.push(stub.putSubscription({
-        name: sub.name, partition: p, config: sub.config, secret: sub.secret ?? undefined, createdAt: sub.createdAt, start: "created", onlyIfMissing: true,
-      }, info).then(unwrap));
-    }
-  }
-  await Promise.all(calls);
+  const { answers } = await onEveryPartition(env, info, async (stub, i, p) => {
+    const puts = await Promise.all(subs.map((sub) => stub.putSubscription({
+      name: sub.name, partition: p, config: sub.config, secret: sub.secret ?? undefined, createdAt: sub.createdAt, start: "created", onlyIfMissing: true,
+    }, i)));
+    // One answer per partition: stale if any put was (to be repeated), else its first error.
+    return puts.find(isStale) ?? puts.find((r) => !r.ok) ?? { ok: true as const, value: null };
+  }, { from: Math.max(from, 1) });
+  answers.forEach(unwrap);
 }

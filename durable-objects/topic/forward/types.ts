@@ -1,6 +1,6 @@
 /**
  * Subscription types shared by the Worker route (worker/routes/subscriptions.ts) and the
- * forwarder module of each topic partition (topic-forward.ts). The route validates and
+ * forwarder module of each topic partition (forwarder.ts). The route validates and
  * broadcasts one `SubscriptionConfig` to every partition; each partition keeps its own
  * position and counters, and the route sums them into the status.
  */

@@ -48,6 +48,8 @@ export async function deliverWebhook(d: WebhookDelivery, env: { SPOOL_ALLOW_PRIV
   const headers = new Headers({
     "content-type": "application/json",
     "user-agent": USER_AGENT,
+    // Wall-clock time on purpose, not the objects' movable clock: the receiver checks `t`
+    // against its own clock, so a test server whose clock was moved must still sign verifiably.
     [SIGNATURE_HEADER]: await signatureHeader(d.secret, raw, Math.floor(Date.now() / 1000)),
     [DELIVERY_ID_HEADER]: d.deliveryId,
     [ATTEMPT_HEADER]: String(d.attempt),

@@ -5,29 +5,28 @@
  * transaction, so two polls never hold the same message), an ack settles it for good, and
  * a lease that runs out makes the message ready again (the object's alarm does this). A
  * message whose lease ran out `maxDeliveries` times goes to the group's dead-letter queue
- * instead. Partition 0 is a group's home: a group exists when partition 0 has it; other
- * partitions create their copy with the home's config when first used.
+ * instead (dead-letters.ts). Partition 0 is a group's home: a group exists when partition 0
+ * has it; other partitions create their copy with the home's config when first used. The
+ * tables, their SQL and the message states are in store.ts.
  */
 import type { Env } from "../../env";
 import type { ErrorValue, Result } from "../../../protocol/errors";
-import { queueStub } from "../../env";
-import type { DeadLetterInput } from "../../../protocol/queues";
-import { migrate } from "../../shared/sql";
-import type { PartitionHooks } from "../object";
+import { now } from "../../shared/clock";
+import { moveDeadLetters, type DeadLetterContext } from "./dead-letters";
 import {
-  ACKED, committedOf, DEAD, GROUP_MIGRATIONS, groupNames, IN_FLIGHT, inFlightCount, insertGroup, loadGroup, READY,
-  saveConfig, saveCursor, select, tidy, type GroupRow,
+  ackLease, clearGroups, committedOf, dueRows, earliestDeadline, forgetMessage, forgetMessages, groupNames, inFlightCount,
+  insertGroup, lease, leaseExpired, loadGroup, markDead, MessageState, migrateGroups, saveConfig, saveCursor, select, tidy,
+  type DueRow, type GroupRow,
 } from "./store";
 import {
   mergeGroupConfig, makeReceipt, newLease, parseReceipt,
   type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type GroupSummary,
   type PollInput, type PolledMessage, type PollResult, type SeekTarget,
 } from "./types";
-import type { LogEntry, LogReader, PartitionModule, PartitionReporter } from "../types";
+import type { LogEntry, LogReader, PartitionHooks, PartitionModule, PartitionReporter } from "../types";
 
-/** Dead letters moved per alarm run, and the pause before retrying a failed move. */
+/** Leases ended (and dead letters moved) per alarm run; the rest waits for the next run. */
 const EXPIRE_BATCH = 500;
-const DEAD_LETTER_RETRY_MS = 5_000;
 
 export interface GroupCreated {
   name: string;
@@ -51,34 +50,33 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   }
 
   migrate(): void {
-    migrate(this.sql, GROUP_MIGRATIONS, "groups");
+    migrateGroups(this.sql);
   }
 
   nextDeadline(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT MIN(deadline) AS at FROM grp_msg WHERE deadline IS NOT NULL").one().at;
+    return earliestDeadline(this.sql);
   }
 
   /** Leases that ran out: ready again, or (past maxDeliveries) moved to the dead-letter queue. */
-  async onAlarm(now: number): Promise<void> {
+  async onAlarm(at: number): Promise<void> {
     const expired = this.ctx.storage.transactionSync(() => {
-      const rows = this.sql.exec<{ grp: string; offset: number; attempts: number; state: number }>(
-        "SELECT grp, offset, attempts, state FROM grp_msg WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?",
-        now, EXPIRE_BATCH,
-      ).toArray();
-      const dead: { grp: string; offset: number; attempts: number }[] = [];
+      const rows = dueRows(this.sql, at, EXPIRE_BATCH);
+      const dead: DueRow[] = [];
       for (const r of rows) {
-        const g = loadGroup(this.sql, r.grp);
-        const max = g?.config.maxDeliveries ?? 0;
-        if (r.state === DEAD || (max > 0 && r.attempts >= max)) {
-          this.sql.exec("UPDATE grp_msg SET state = ?, lease = NULL WHERE grp = ? AND offset = ?", DEAD, r.grp, r.offset);
+        const max = loadGroup(this.sql, r.grp)?.config.maxDeliveries ?? 0;
+        if (r.state === MessageState.dead || (max > 0 && r.attempts >= max)) {
+          markDead(this.sql, r.grp, r.offset);
           dead.push(r);
         } else {
-          this.sql.exec("UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL WHERE grp = ? AND offset = ?", READY, r.grp, r.offset);
+          leaseExpired(this.sql, r.grp, r.offset);
         }
       }
       return { count: rows.length, dead };
     });
-    for (const [grp, rows] of groupBy(expired.dead)) await this.deadLetter(grp, rows, now);
+    const mover: DeadLetterContext = {
+      env: this.env, sql: this.sql, log: this.log, transaction: (fn) => this.ctx.storage.transactionSync(fn),
+    };
+    for (const [grp, rows] of groupBy(expired.dead)) await moveDeadLetters(mover, grp, rows);
     if (expired.count > 0) this.wake(null);
   }
 
@@ -112,28 +110,26 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   /** Leases up to `max` messages to the caller (`[]` when nothing is deliverable). */
   async poll(input: PollInput): Promise<Result<PollResult>> {
     if (!this.log.exists()) return notFound("topic");
+    const leasedAt = now();
+    let leaseEnds = leasedAt;
     const result = this.ctx.storage.transactionSync((): Result<PollResult> => {
       const existing = loadGroup(this.sql, input.group);
       const g = existing ?? (input.createWith ? this.create(input.topic, input.group, input.createWith) : null);
       if (!g) return notFound("group");
       tidy(this.sql, this.log, g);
-      const now = Date.now();
-      const lease = (input.visibilityTimeout ?? g.config.visibilityTimeout) * 1000;
-      const sel = select(this.sql, this.log, g, now, input.max);
-      for (const offset of sel.vanished) this.sql.exec("DELETE FROM grp_msg WHERE grp = ? AND offset = ?", g.name, offset);
+      leaseEnds = leasedAt + (input.visibilityTimeout ?? g.config.visibilityTimeout) * 1000;
+      const sel = select(this.sql, this.log, g, leasedAt, input.max);
+      for (const offset of sel.vanished) forgetMessage(this.sql, g.name, offset);
       const out: PolledMessage[] = [];
       for (const { entry, attempts } of sel.picks) {
         const id = newLease();
-        this.sql.exec(
-          `INSERT OR REPLACE INTO grp_msg (grp, offset, key, state, lease, attempts, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          g.name, entry.offset, entry.key, IN_FLIGHT, id, attempts, now + lease,
-        );
+        lease(this.sql, g.name, entry, id, attempts, leaseEnds);
         out.push({ ...entry, receipt: makeReceipt(entry.partition, entry.offset, id), attempts });
       }
       if (sel.cursor !== g.cursor) saveCursor(this.sql, g.name, sel.cursor);
       return ok({ messages: out, created: existing === null });
     });
-    if (result.ok && result.value.messages.length > 0) await this.hooks.scheduleAlarm();
+    if (result.ok && result.value.messages.length > 0) await this.hooks.alarmBy(leaseEnds);
     return result;
   }
 
@@ -166,16 +162,12 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
     if (!this.log.exists()) return notFound("topic");
     const result = this.ctx.storage.transactionSync((): GroupAckResult => {
       const g = loadGroup(this.sql, name);
-      const now = Date.now();
+      const at = now();
       let acked = 0;
       const failed: GroupAckResult["failed"] = [];
       for (const receipt of receipts) {
         const r = parseReceipt(receipt);
-        const done = g !== null && r !== null && this.sql.exec(
-          `UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL
-           WHERE grp = ? AND offset = ? AND state = ? AND lease = ? AND deadline > ?`,
-          ACKED, name, r.offset, IN_FLIGHT, r.lease, now,
-        ).rowsWritten > 0;
+        const done = g !== null && r !== null && ackLease(this.sql, name, r.offset, r.lease, at);
         if (done) acked++;
         else failed.push({ receipt, code: "RECEIPT_INVALID" });
       }
@@ -201,9 +193,9 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
       else if (target.to === "latest") offset = next;
       else offset = target.to;
       g.cursor = Math.min(Math.max(offset, first), next);
-      this.sql.exec("DELETE FROM grp_msg WHERE grp = ?", name);
+      forgetMessages(this.sql, name);
       saveCursor(this.sql, name, g.cursor);
-      return ok(this.statusOf(g, partition, Date.now()));
+      return ok(this.statusOf(g, partition));
     });
     if (result.ok) this.wake(name);
     return result;
@@ -216,7 +208,7 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   status(name: string, partition: number, fallback: GroupConfig | null): Result<GroupPartitionStatus | null> {
     if (!this.log.exists()) return notFound("topic");
     const g = loadGroup(this.sql, name);
-    if (g) return ok(this.statusOf(g, partition, Date.now()));
+    if (g) return ok(this.statusOf(g, partition));
     if (!fallback) return ok(null);
     const committed = fallback.start === "latest" ? this.log.next() : this.log.first();
     return ok({ partition, committed, lag: this.log.next() - committed, inFlight: 0 });
@@ -225,10 +217,9 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   /** Every group here with its position (for `GET /v1/topics/{t}`). */
   list(partition: number): GroupSummary[] {
     if (!this.log.exists()) return [];
-    const now = Date.now();
     return groupNames(this.sql).flatMap((name) => {
       const g = loadGroup(this.sql, name);
-      return g ? [{ name, ...this.statusOf(g, partition, now) }] : [];
+      return g ? [{ name, ...this.statusOf(g, partition) }] : [];
     });
   }
 
@@ -239,19 +230,18 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
 
   /** Forgets every group (the topic was deleted). */
   clear(): void {
-    this.sql.exec("DELETE FROM grp_msg");
-    this.sql.exec("DELETE FROM grp");
+    clearGroups(this.sql);
     this.wake(null);
   }
 
-  private statusOf(g: GroupRow, partition: number, now: number): GroupPartitionStatus {
+  private statusOf(g: GroupRow, partition: number): GroupPartitionStatus {
     const committed = committedOf(this.sql, this.log, g);
-    return { partition, committed, lag: Math.max(0, this.log.next() - committed), inFlight: inFlightCount(this.sql, g.name, now) };
+    return { partition, committed, lag: Math.max(0, this.log.next() - committed), inFlight: inFlightCount(this.sql, g.name, now()) };
   }
 
   private create(topic: string, name: string, config: GroupConfig): GroupRow {
     const g: GroupRow = {
-      name, topic, config, createdAt: Date.now(),
+      name, topic, config, createdAt: now(),
       cursor: config.start === "latest" ? this.log.next() : this.log.first(),
     };
     insertGroup(this.sql, g);
@@ -262,43 +252,7 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
     const g = loadGroup(this.sql, name);
     // Not created here yet: a first poll would start it, so any kept message may be work.
     if (!g) return this.log.first() < this.log.next();
-    return select(this.sql, this.log, g, Date.now(), 1).picks.length > 0;
-  }
-
-  /** Moves poison messages out: into the dead-letter queue, or dropped when there is none. */
-  private async deadLetter(name: string, rows: { offset: number; attempts: number }[], now: number): Promise<void> {
-    const g = loadGroup(this.sql, name);
-    const dlq = g?.config.deadLetterQueue ?? null;
-    const letters: DeadLetterInput[] = [];
-    if (g && dlq) {
-      for (const r of rows) {
-        const e = this.log.read(r.offset, 1)[0];
-        if (!e || e.offset !== r.offset) continue; // gone from the log: nothing to move
-        letters.push({
-          moveKey: `${g.topic}#${e.partition}/${name}/${e.offset}/${e.id}`,
-          id: e.id, body: e.body, headers: e.headers, attempts: r.attempts, origin: `${g.topic}/${name}`,
-        });
-      }
-    }
-    let moved = true;
-    if (letters.length > 0) {
-      try {
-        const r = (await queueStub(this.env, dlq!).receiveDeadLetter(letters)) as Result<unknown>;
-        moved = r.ok;
-        if (!r.ok) console.error("dead-lettering failed", name, r.error);
-      } catch (err) {
-        moved = false;
-        console.error("dead-lettering failed", name, err);
-      }
-    }
-    this.ctx.storage.transactionSync(() => {
-      for (const r of rows) {
-        if (moved) this.sql.exec("UPDATE grp_msg SET state = ?, deadline = NULL WHERE grp = ? AND offset = ? AND state = ?", ACKED, name, r.offset, DEAD);
-        else this.sql.exec("UPDATE grp_msg SET deadline = ? WHERE grp = ? AND offset = ? AND state = ?", now + DEAD_LETTER_RETRY_MS, name, r.offset, DEAD);
-      }
-      const fresh = loadGroup(this.sql, name);
-      if (fresh && moved) tidy(this.sql, this.log, fresh);
-    });
+    return select(this.sql, this.log, g, now(), 1).picks.length > 0;
   }
 
   /** Wakes the long polls of one group, or of all groups (null). */

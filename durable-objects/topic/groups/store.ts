@@ -1,16 +1,17 @@
 /**
- * Consumer groups' tables in a partition and the choice of what a poll delivers.
+ * Consumer groups' tables in a partition, every statement on them (one function per state
+ * transition of a delivered message) and the choice of what a poll delivers.
  *
  * A group here is a `cursor` (the lowest offset never delivered) plus one row per message
- * delivered and not yet behind the committed offset: in flight (leased), ready (its lease
- * ran out; redelivered before new messages), dead (past maxDeliveries, on its way to the
- * dead-letter queue) or acked (kept only until every offset below
- * it is acked too). The committed offset is therefore the lowest of the cursor and the
- * unacked rows, and nothing ever counts the log.
+ * delivered and not yet behind the committed offset, in one of the `MessageState`s below.
+ * The committed offset is therefore the lowest of the cursor and the unacked rows, and
+ * nothing ever counts the log.
  */
+import { migrate } from "../../shared/sql";
 import type { GroupConfig } from "./types";
 import type { LogEntry, LogReader } from "../types";
 
+/** Numbered and additive: never edit one, append a new one. */
 export const GROUP_MIGRATIONS: readonly string[] = [
   `CREATE TABLE grp (
      name TEXT PRIMARY KEY,
@@ -30,14 +31,24 @@ export const GROUP_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (grp, offset)
    ) WITHOUT ROWID`,
   `CREATE INDEX grp_msg_deadline ON grp_msg (deadline) WHERE deadline IS NOT NULL`,
+  // Failed moves of a dead row to the dead-letter queue so far (the mover's backoff).
+  `ALTER TABLE grp_msg ADD COLUMN moves INTEGER NOT NULL DEFAULT 0`,
 ];
 
-/** Row states of `grp_msg`; below ACKED is unacked. `deadline` is set only for the first and third. */
-export const IN_FLIGHT = 0;
-export const READY = 1;
-/** Past maxDeliveries, waiting to be moved to the dead-letter queue (deadline: next try). */
-export const DEAD = 2;
-export const ACKED = 3;
+/**
+ * States of a delivered message (`grp_msg.state`); below `acked` is unacked. `deadline` is
+ * set only while in flight (the lease's end) and while dead (the next move try).
+ *   inFlight → acked      an ack with the live lease (`ackLease`)
+ *   inFlight → ready      the lease ran out (`leaseExpired`); redelivered before new messages
+ *   inFlight → dead       the lease ran out for the `maxDeliveries`-th time (`markDead`)
+ *   dead → acked          the dead-letter queue took it, or there is none (`deadLettered`)
+ */
+export const MessageState = { inFlight: 0, ready: 1, dead: 2, acked: 3 } as const;
+export type MessageState = (typeof MessageState)[keyof typeof MessageState];
+
+export function migrateGroups(sql: SqlStorage): void {
+  migrate(sql, GROUP_MIGRATIONS, "groups");
+}
 
 /** Most log entries one poll looks at past the cursor (bounds a poll's work under `ordered`). */
 export const SCAN_LIMIT = 1000;
@@ -79,16 +90,100 @@ export function saveCursor(sql: SqlStorage, name: string, cursor: number): void 
   sql.exec("UPDATE grp SET cursor = ? WHERE name = ?", cursor, name);
 }
 
+/** Forgets every group (the topic was deleted). */
+export function clearGroups(sql: SqlStorage): void {
+  sql.exec("DELETE FROM grp_msg");
+  sql.exec("DELETE FROM grp");
+}
+
+// ---- delivered messages: one function per transition ----
+
+/** A delivered message whose deadline passed: a lease that ran out, or a dead letter to move again. */
+export interface DueRow {
+  grp: string;
+  offset: number;
+  attempts: number;
+  state: MessageState;
+  /** Failed moves to the dead-letter queue so far. */
+  moves: number;
+}
+
+/** The earliest lease end or dead-letter retry of any group here, or null. */
+export function earliestDeadline(sql: SqlStorage): number | null {
+  return sql.exec<{ at: number | null }>("SELECT MIN(deadline) AS at FROM grp_msg WHERE deadline IS NOT NULL").one().at;
+}
+
+/** Up to `limit` rows whose deadline is at or before `now`, earliest first. */
+export function dueRows(sql: SqlStorage, now: number, limit: number): DueRow[] {
+  return sql.exec<{ grp: string; offset: number; attempts: number; state: MessageState; moves: number }>(
+    "SELECT grp, offset, attempts, state, moves FROM grp_msg WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?",
+    now, limit,
+  ).toArray();
+}
+
+/** Leases the message at `offset` to a poll until `deadline` (its `attempts`-th delivery). */
+export function lease(sql: SqlStorage, group: string, entry: LogEntry, leaseId: string, attempts: number, deadline: number): void {
+  sql.exec(
+    `INSERT OR REPLACE INTO grp_msg (grp, offset, key, state, lease, attempts, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    group, entry.offset, entry.key, MessageState.inFlight, leaseId, attempts, deadline,
+  );
+}
+
+/** inFlight → acked, only with the live lease before it ran out. False when the receipt is not that. */
+export function ackLease(sql: SqlStorage, group: string, offset: number, leaseId: string, now: number): boolean {
+  return sql.exec(
+    `UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL
+     WHERE grp = ? AND offset = ? AND state = ? AND lease = ? AND deadline > ?`,
+    MessageState.acked, group, offset, MessageState.inFlight, leaseId, now,
+  ).rowsWritten > 0;
+}
+
+/** inFlight → ready: the lease ran out; the old receipt no longer acks. */
+export function leaseExpired(sql: SqlStorage, group: string, offset: number): void {
+  sql.exec("UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL WHERE grp = ? AND offset = ?", MessageState.ready, group, offset);
+}
+
+/** inFlight → dead: past maxDeliveries. The deadline (already due) stays, so a move is tried at once. */
+export function markDead(sql: SqlStorage, group: string, offset: number): void {
+  sql.exec("UPDATE grp_msg SET state = ?, lease = NULL WHERE grp = ? AND offset = ?", MessageState.dead, group, offset);
+}
+
+/** dead → acked: the dead-letter queue has it (or there is none to hand it to). */
+export function deadLettered(sql: SqlStorage, group: string, offset: number): void {
+  sql.exec(
+    "UPDATE grp_msg SET state = ?, deadline = NULL WHERE grp = ? AND offset = ? AND state = ?",
+    MessageState.acked, group, offset, MessageState.dead,
+  );
+}
+
+/** A move of a dead row failed: it stays dead and is tried again at `retryAt`. */
+export function moveFailed(sql: SqlStorage, group: string, offset: number, retryAt: number): void {
+  sql.exec(
+    "UPDATE grp_msg SET moves = moves + 1, deadline = ? WHERE grp = ? AND offset = ? AND state = ?",
+    retryAt, group, offset, MessageState.dead,
+  );
+}
+
+/** The message's row goes (it was compacted out of the log: nothing left to deliver). */
+export function forgetMessage(sql: SqlStorage, group: string, offset: number): void {
+  sql.exec("DELETE FROM grp_msg WHERE grp = ? AND offset = ?", group, offset);
+}
+
+/** Every row of the group goes (seek): leases out are void, their acks fail. */
+export function forgetMessages(sql: SqlStorage, group: string): void {
+  sql.exec("DELETE FROM grp_msg WHERE grp = ?", group);
+}
+
 /** Lowest unacked offset: below it every kept message of the partition is acked. */
 export function committedOf(sql: SqlStorage, log: LogReader, g: GroupRow): number {
-  const r = sql.exec<{ m: number | null }>("SELECT MIN(offset) AS m FROM grp_msg WHERE grp = ? AND state < ?", g.name, ACKED).one();
+  const r = sql.exec<{ m: number | null }>("SELECT MIN(offset) AS m FROM grp_msg WHERE grp = ? AND state < ?", g.name, MessageState.acked).one();
   const lowest = r.m === null ? g.cursor : Math.min(g.cursor, r.m);
   return Math.max(lowest, log.first());
 }
 
 export function inFlightCount(sql: SqlStorage, group: string, now: number): number {
   return sql.exec<{ n: number }>(
-    "SELECT COUNT(*) AS n FROM grp_msg WHERE grp = ? AND state = ? AND deadline > ?", group, IN_FLIGHT, now,
+    "SELECT COUNT(*) AS n FROM grp_msg WHERE grp = ? AND state = ? AND deadline > ?", group, MessageState.inFlight, now,
   ).one().n;
 }
 
@@ -104,7 +199,7 @@ export function tidy(sql: SqlStorage, log: LogReader, g: GroupRow): number {
   }
   sql.exec("DELETE FROM grp_msg WHERE grp = ? AND offset < ?", g.name, first);
   const committed = committedOf(sql, log, g);
-  sql.exec("DELETE FROM grp_msg WHERE grp = ? AND state = ? AND offset < ?", g.name, ACKED, committed);
+  sql.exec("DELETE FROM grp_msg WHERE grp = ? AND state = ? AND offset < ?", g.name, MessageState.acked, committed);
   return committed;
 }
 
@@ -135,18 +230,18 @@ export function select(sql: SqlStorage, log: LogReader, g: GroupRow, now: number
   const blocked = new Set<string>();
   if (ordered) {
     for (const r of sql.exec<{ key: string }>(
-      "SELECT DISTINCT key FROM grp_msg WHERE grp = ? AND state = ? AND deadline > ? AND key IS NOT NULL", g.name, IN_FLIGHT, now,
+      "SELECT DISTINCT key FROM grp_msg WHERE grp = ? AND state = ? AND deadline > ? AND key IS NOT NULL", g.name, MessageState.inFlight, now,
     )) blocked.add(r.key);
   }
   const due = sql.exec<{ offset: number; key: string | null; state: number; attempts: number }>(
     `SELECT offset, key, state, attempts FROM grp_msg
      WHERE grp = ? AND (state = ? OR (state = ? AND deadline <= ?)) ORDER BY offset LIMIT ?`,
-    g.name, READY, IN_FLIGHT, now, SCAN_LIMIT,
+    g.name, MessageState.ready, MessageState.inFlight, now, SCAN_LIMIT,
   ).toArray();
   for (const r of due) {
     if (picks.length >= max) break;
     // Past maxDeliveries: the alarm moves it to the dead-letter queue; never redeliver it.
-    if (r.state === IN_FLIGHT && poison > 0 && r.attempts >= poison) continue;
+    if (r.state === MessageState.inFlight && poison > 0 && r.attempts >= poison) continue;
     if (ordered && r.key !== null) {
       const held = blocked.has(r.key);
       blocked.add(r.key);
@@ -161,7 +256,7 @@ export function select(sql: SqlStorage, log: LogReader, g: GroupRow, now: number
   }
   if (ordered) {
     for (const r of sql.exec<{ key: string }>(
-      "SELECT DISTINCT key FROM grp_msg WHERE grp = ? AND state < ? AND key IS NOT NULL", g.name, ACKED,
+      "SELECT DISTINCT key FROM grp_msg WHERE grp = ? AND state < ? AND key IS NOT NULL", g.name, MessageState.acked,
     )) blocked.add(r.key);
   }
   // New messages. Rows past the cursor exist only where `ordered` delivered ahead.

@@ -11,10 +11,11 @@
  * sent, and it reads on from the log, at its own pace, as its acks free the window. A
  * socket that stays paused for `SLOW_GRACE_MS` without an ack that frees anything (a
  * stalled client, or one that never acks) is closed with `CloseCodes.SLOW_SUBSCRIBER` and
- * the offset to resume from.
+ * the offset to resume from: the pause is recorded in store.ts (`live_slow`), the alarm
+ * finds it there and `closeSlow` below closes the socket.
  */
 import { SLOW_GRACE_MS, SUBSCRIBER_WINDOW as PROTOCOL_WINDOW } from "../../../protocol/limits";
-import { newSocketLimits, type SocketLimits } from "../../shared/socket-limits";
+import { closeFor, CloseCodes, newSocketLimits, type SocketLimits } from "../../shared/socket-limits";
 
 /** The most a socket may have sent and unconfirmed. */
 export interface Window {
@@ -53,7 +54,7 @@ export interface SubscriberState {
   pausedAt: number | null;
   /** The credential may also publish (decided by the Worker at upgrade). */
   canPublish: boolean;
-  /** Frame budget and credential expiry (ws-limits.ts). */
+  /** Frame budget and credential expiry (shared/socket-limits.ts). */
   limits: SocketLimits;
 }
 
@@ -121,4 +122,23 @@ export function unconfirmed(s: SubscriberState): { messages: number; bytes: numb
 /** The close reason of a slow subscriber: where to reconnect from (fits the 123-byte limit). */
 export function slowReason(s: SubscriberState): string {
   return JSON.stringify({ resumeFrom: s.next, lastOffset: s.next - 1 });
+}
+
+/**
+ * The window is full: the socket pauses (nothing more is sent until an ack frees room).
+ * Returns when it is closed unless such an ack comes (`graceMs` from `now`), or null when
+ * it was already paused (its deadline stands).
+ */
+export function pause(s: SubscriberState, now: number, graceMs: number): number | null {
+  if (s.pausedAt !== null) return null;
+  s.pausedAt = now;
+  return now + graceMs;
+}
+
+/**
+ * Closes a socket still paused when its grace period ran out (the alarm calls this):
+ * `CloseCodes.SLOW_SUBSCRIBER` (4000), with the offset to resume from as the reason.
+ */
+export function closeSlow(ws: WebSocket, s: SubscriberState): void {
+  if (s.pausedAt !== null) closeFor(ws, { code: CloseCodes.SLOW_SUBSCRIBER, reason: slowReason(s) });
 }

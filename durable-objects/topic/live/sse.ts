@@ -7,8 +7,10 @@
  * log at its own pace; nothing is queued for it. Because a client that drops a stream is
  * invisible to the object locally (no abort, writes do not fail), every stream ends after
  * a bounded lifetime; EventSource reconnects by itself with `Last-Event-ID`. Comment
- * heartbeats keep proxies from closing idle streams.
+ * heartbeats keep proxies from closing idle streams. `SseStreams` keeps a partition's open
+ * streams and wakes them on appends.
  */
+import { now } from "../../shared/clock";
 import { sseGapEvent, sseMessageEvent, type CachedMessage } from "./frames";
 
 export interface SseOptions {
@@ -53,7 +55,7 @@ export interface SseHandle {
  */
 export function openSseStream(source: SseSource, next: number, gapFrom: number | null, options: SseOptions, onEnd: () => void): SseHandle {
   const encoder = new TextEncoder();
-  const endAt = Date.now() + options.lifetimeMs;
+  const endAt = now() + options.lifetimeMs;
   let opened = false;
   let ended = false;
   const finish = (): void => {
@@ -73,7 +75,7 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
           if (gapFrom !== null) text += sseGapEvent(gapFrom, next);
         }
         for (;;) {
-          if (ended || Date.now() >= endAt) {
+          if (ended || now() >= endAt) {
             if (text) controller.enqueue(encoder.encode(text));
             controller.close();
             finish();
@@ -97,8 +99,8 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
             controller.enqueue(encoder.encode(text));
             return;
           }
-          const appended = await source.waitForAppend(Math.max(0, Math.min(options.heartbeatMs, endAt - Date.now())));
-          if (!appended && !ended && Date.now() < endAt) {
+          const appended = await source.waitForAppend(Math.max(0, Math.min(options.heartbeatMs, endAt - now())));
+          if (!appended && !ended && now() < endAt) {
             controller.enqueue(encoder.encode(": heartbeat\n\n"));
             return;
           }
@@ -111,4 +113,62 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
     { highWaterMark: 1 },
   );
   return { stream, end: () => { ended = true; } };
+}
+
+/**
+ * A partition's open SSE streams (in memory: a stream dies with the instance) and the
+ * appends they wait for.
+ */
+export class SseStreams {
+  private readonly open = new Set<SseHandle>();
+  private waiters = new Set<() => void>();
+
+  /** `options` is read at each stream's start, so a test may change it in place. */
+  constructor(private readonly options: SseOptions) {}
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  /** The `text/event-stream` response of a stream starting at `next` (`gapFrom`: see openSseStream). */
+  respond(source: Omit<SseSource, "waitForAppend">, next: number, gapFrom: number | null): Response {
+    // The stream may end (and call back) before openSseStream has even returned.
+    let ended = false;
+    let handle: SseHandle | null = null;
+    handle = openSseStream({ ...source, waitForAppend: (ms) => this.waitForAppend(ms) }, next, gapFrom, this.options, () => {
+      ended = true;
+      if (handle) this.open.delete(handle);
+    });
+    if (!ended) this.open.add(handle);
+    return new Response(handle.stream, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform" },
+    });
+  }
+
+  /** Something was appended (or the topic is going away): every waiting stream looks again. */
+  wake(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const w of waiters) w();
+  }
+
+  /** Ends every stream at its next chunk (topic deleted). */
+  endAll(): void {
+    for (const s of this.open) s.end();
+    this.wake();
+  }
+
+  private waitForAppend(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve(false);
+      }, ms);
+      this.waiters.add(wake);
+    });
+  }
 }

@@ -6,31 +6,18 @@
  * share one durable commit instead of paying one each; every caller is answered after
  * the commit that holds its messages. Each request in a commit is still judged on its
  * own (stale config, partition full): a rejected request writes nothing, the others go on.
- * Inserts are set-based (`json_each` over one bound array), so a 1,000-message batch is a
- * handful of statements, and dedup is one indexed lookup for the whole commit (only for
- * producer-chosen ids: a server-assigned id cannot have been seen before).
+ * Inserts are set-based (`json_each` over one bound array, store.ts `append`), so a
+ * 1,000-message batch is a handful of statements, and dedup is one indexed lookup for the
+ * whole commit (only for producer-chosen ids: a server-assigned id cannot have been seen before).
  */
 import type { ErrorValue, Result } from "../../../protocol/errors";
-import { sameStamp, type ConfigStamp } from "../config";
-import { type TopicConfig } from "../../../protocol/topics";
+import { sameStamp } from "../config";
 import type { AppendOutcome, AppendRequest, AppendedMessage } from "./schema";
+import type { AppendBatch, LogState, LogStore } from "./store";
 import type { LogEntry } from "../types";
 
 /** Most messages one commit takes; a fuller queue is flushed at once. */
 export const MAX_COMMIT_MESSAGES = 5000;
-
-/** The partition's counters and config, as kept in memory and in `log_meta`. */
-export interface LogState {
-  topic: string;
-  partition: number;
-  stamp: ConfigStamp;
-  config: TopicConfig;
-  createdAt: number;
-  next: number;
-  bytes: number;
-  lastTs: number;
-  compactDue: number | null;
-}
 
 /** Queues requests and hands them to `commit` in batches, one batch at a time. */
 export class GroupCommit<Req, Res> {
@@ -73,27 +60,21 @@ export class GroupCommit<Req, Res> {
   }
 }
 
-interface Prepared {
+/** A commit decided: each request's answer, the entries to announce, and what to write (store.append). */
+export interface Prepared extends AppendBatch {
   outcomes: Array<Result<AppendOutcome>>;
   entries: LogEntry[];
-  /** `[id, key, body, headers, size]` per new message; offsets are contiguous from `firstOffset`. */
-  rows: unknown[][];
-  firstOffset: number;
-  ts: number;
-  dedup: Array<[string, number]>;
-  compactKeys: string[];
-  state: LogState;
 }
 
 /**
  * Decides every request of a commit against `state` and the dedup table, without writing.
  * Returns the rows to insert and the state after them.
  */
-export function prepareAppends(sql: SqlStorage, state: LogState, requests: AppendRequest[], now: number): Prepared {
+export function prepareAppends(store: LogStore, state: LogState, requests: AppendRequest[], now: number): Prepared {
   const next: LogState = { ...state };
   const ts = Math.max(now, state.lastTs);
   const window = state.config.deduplicationWindow;
-  const known = window > 0 ? lookupDedup(sql, requests, now) : new Map<string, number>();
+  const known = window > 0 ? store.knownIds(producerIds(requests), now) : new Map<string, number>();
   const out: Prepared = { outcomes: [], entries: [], rows: [], firstOffset: state.next, ts, dedup: [], compactKeys: [], state: next };
   for (const req of requests) {
     if (!sameStamp(req.info.stamp, state.stamp) || req.partition !== state.partition) {
@@ -135,35 +116,6 @@ export function prepareAppends(sql: SqlStorage, state: LogState, requests: Appen
   return out;
 }
 
-/** Writes what `prepareAppends` decided. Call inside the commit's transaction. */
-export function writeAppends(sql: SqlStorage, p: Prepared, now: number): void {
-  if (p.rows.length > 0) {
-    // One statement for the whole commit: offsets are contiguous and the timestamp shared.
-    sql.exec(
-      `INSERT INTO log_entries (offset, id, key, body, headers, ts, size)
-       SELECT ?1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value ->> 4
-       FROM json_each(?3)`,
-      p.firstOffset, p.ts, JSON.stringify(p.rows),
-    );
-  }
-  if (p.dedup.length > 0) {
-    const expires = now + p.state.config.deduplicationWindow * 1000;
-    sql.exec(
-      `INSERT OR REPLACE INTO log_dedup (id, offset, expires_at)
-       SELECT value ->> 0, value ->> 1, ? FROM json_each(?)`,
-      expires, JSON.stringify(p.dedup),
-    );
-  }
-  if (p.compactKeys.length > 0) {
-    sql.exec("INSERT OR IGNORE INTO log_compact (key) SELECT value FROM json_each(?)", JSON.stringify(p.compactKeys));
-  }
-  const s = p.state;
-  sql.exec(
-    "UPDATE log_meta SET next_offset = ?, bytes = ?, last_ts = ?, compact_due = ? WHERE id = 0",
-    s.next, s.bytes, s.lastTs, s.compactDue,
-  );
-}
-
 /** How long after a superseding write compaction runs: batches the work, far inside 10 s. */
 export const COMPACTION_DELAY_MS = 1000;
 
@@ -183,15 +135,9 @@ function fullError(state: LogState, incoming: number): ErrorValue | null {
   };
 }
 
-function lookupDedup(sql: SqlStorage, requests: AppendRequest[], now: number): Map<string, number> {
+/** The ids a commit must check for duplicates: a server-assigned id is new by construction. */
+function producerIds(requests: AppendRequest[]): string[] {
   const ids: string[] = [];
   for (const r of requests) for (const m of r.messages) if (m.assigned !== true) ids.push(m.id);
-  const found = new Map<string, number>();
-  if (ids.length === 0) return found;
-  const rows = sql.exec<{ id: string; offset: number }>(
-    "SELECT id, offset FROM log_dedup WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?",
-    JSON.stringify(ids), now,
-  );
-  for (const r of rows) found.set(r.id, r.offset);
-  return found;
+  return ids;
 }

@@ -6,15 +6,17 @@
  * change). Every other partition keeps the copy it was last given. Every call a Worker
  * makes on a partition carries the Worker's copy; the partition `reconcile`s it with its
  * own: a newer version of the same incarnation is adopted, an older one is answered
- * "stale" (the Worker refetches from home and routes again), and anything it cannot judge
- * alone (no state yet, another incarnation) it settles by asking home.
+ * stale (the router refetches from home and routes again: router/retry.ts), and anything
+ * it cannot judge alone (no state yet, another incarnation) it settles by asking home.
  */
 import type { Env } from "../../env";
 import type { Result } from "../../../protocol/errors";
 import { catalogStub, partitionStub } from "../../env";
+import { now } from "../../shared/clock";
 import { DEFAULT_TOPIC_CONFIG, type TopicConfigPatch } from "../../../protocol/topics";
 import { mergeConfig, sameConfig, sameStamp, type TopicInfo } from "../config";
 import { copySubscriptions } from "../forward/sync";
+import { eachPartition } from "../router/router";
 import type { TopicLog } from "./log";
 
 /** What these functions need of the partition object. */
@@ -41,6 +43,7 @@ export async function reconcile(pc: PartitionContext, topic: string, partition: 
   return pc.exclusive(async () => {
     const again = pc.log.judge(info, partition);
     if (again !== "ask-home") return again === "ok";
+    // Straight to the home, not through the router's cache: this is how a cache gets fixed.
     const home = await partitionStub(pc.env, topic, 0).describeTopic();
     if (pc.log.exists() && (!home || pc.log.incarnation() !== home.stamp.incarnation)) await pc.wipe();
     if (!home) return false;
@@ -69,7 +72,7 @@ export async function configureTopic(
     info = {
       name: topic,
       config: mergeConfig(DEFAULT_TOPIC_CONFIG, patch),
-      createdAt: Date.now(),
+      createdAt: now(),
       stamp: { incarnation: crypto.randomUUID(), version: 1 },
     };
     await pc.log.adopt(topic, 0, info);
@@ -99,12 +102,13 @@ export async function configureTopic(
   return { ok: true, value: info };
 }
 
-/** Hands the home's config to partitions 1 … n-1 (creating those that are new). */
+/**
+ * Hands the home's config to partitions 1 … n-1 (creating those that are new). A stale
+ * answer needs no retry: that partition already holds a newer config, which only the home
+ * can have given it (a later PUT running beside this one).
+ */
 async function propagate(env: Env, info: TopicInfo): Promise<void> {
-  const hint = info.config.locationHint ?? undefined;
-  const calls: Promise<boolean>[] = [];
-  for (let p = 1; p < info.config.partitions; p++) calls.push(partitionStub(env, info.name, p, hint).adoptTopic(info.name, p, info));
-  await Promise.all(calls);
+  await eachPartition(env, info, (stub, p) => stub.adoptTopic(info, p), 1);
 }
 
 /**
@@ -114,9 +118,7 @@ async function propagate(env: Env, info: TopicInfo): Promise<void> {
 export async function destroyTopic(pc: PartitionContext, topic: string): Promise<Result<null>> {
   const info = describeTopic(pc);
   if (!info) return { ok: false, error: { code: "NOT_FOUND", message: `topic ${topic} does not exist` } };
-  const calls: Promise<void>[] = [];
-  for (let p = 1; p < info.config.partitions; p++) calls.push(partitionStub(pc.env, topic, p).destroyPartition());
-  await Promise.all(calls);
+  await eachPartition(pc.env, info, (stub) => stub.destroyPartition(), 1);
   await pc.wipe();
   await catalogStub(pc.env).unregister("topics", topic);
   return { ok: true, value: null };

@@ -1,107 +1,88 @@
 /**
- * The log's alarm work: retention by time and by bytes, dedup expiry and compaction.
- * Nothing here runs on publish. Every pass works from an index or the head of the log
- * (offsets are the rowid and timestamps never decrease with offset), deletes in bounded
- * chunks, and reports what it freed so the caller can keep its counters.
+ * The log's alarm work: retention by time and by bytes, dedup expiry and compaction, and
+ * when the log needs its alarm. Nothing here runs on publish. Every pass (store.ts) works
+ * from an index or the head of the log (offsets are the rowid and timestamps never decrease
+ * with offset) and deletes one bounded chunk; this file decides which passes are due and
+ * keeps the counters in step with what they freed.
  */
-import type { LogState } from "./commit";
+import type { Freed, LogState, LogStore } from "./store";
 
-/** Rows one chunk deletes; an alarm keeps going until done or MAX_ROWS_PER_ALARM. */
-const CHUNK_ROWS = 10_000;
+/** Rows one alarm run removes at most; the rest waits for the next run (set for now). */
 export const MAX_ROWS_PER_ALARM = 200_000;
 
-export interface Freed {
-  rows: number;
-  bytes: number;
-}
-
 /** Earliest time the log needs its alarm, from its state and two index seeks. */
-export function logDeadline(sql: SqlStorage, state: LogState, now: number): number | null {
+export function logDeadline(store: LogStore, state: LogState, now: number): number | null {
   const candidates: number[] = [];
   if (state.bytes > state.config.retentionBytes) candidates.push(now);
   if (state.compactDue !== null) candidates.push(state.compactDue);
   if (state.config.retention > 0) {
-    const head = sql.exec<{ ts: number }>("SELECT ts FROM log_entries ORDER BY offset LIMIT 1").toArray()[0];
-    if (head) candidates.push(head.ts + state.config.retention * 1000);
+    const head = store.headTimestamp();
+    if (head !== null) candidates.push(head + state.config.retention * 1000);
   }
-  const dedup = sql.exec<{ e: number | null }>("SELECT MIN(expires_at) AS e FROM log_dedup").one().e;
+  const dedup = store.earliestDedupExpiry();
   if (dedup !== null) candidates.push(dedup);
   return candidates.length ? Math.min(...candidates) : null;
 }
 
-/** Deletes up to `max` rows from the head of the log with offset < `before`. */
-function deleteHead(sql: SqlStorage, before: number, max: number): Freed {
-  const r = sql
-    .exec<{ n: number; bytes: number | null; last: number | null }>(
-      `SELECT COUNT(*) AS n, SUM(size) AS bytes, MAX(offset) AS last
-       FROM (SELECT offset, size FROM log_entries WHERE offset < ? ORDER BY offset LIMIT ?)`,
-      before, max,
-    )
-    .one();
-  if (r.n === 0 || r.last === null) return { rows: 0, bytes: 0 };
-  sql.exec("DELETE FROM log_entries WHERE offset <= ?", r.last);
-  return { rows: r.n, bytes: r.bytes ?? 0 };
-}
-
-/** Removes messages older than the retention period (one chunk). */
-export function expireByTime(sql: SqlStorage, state: LogState, now: number): Freed {
-  if (state.config.retention <= 0) return { rows: 0, bytes: 0 };
-  const cutoff = now - state.config.retention * 1000;
-  const keep = sql
-    .exec<{ offset: number }>("SELECT offset FROM log_entries WHERE ts >= ? ORDER BY ts LIMIT 1", cutoff)
-    .toArray()[0];
-  return deleteHead(sql, keep?.offset ?? state.next, CHUNK_ROWS);
-}
-
-/** Removes the oldest messages until the partition holds at most `retentionBytes` (one chunk). */
-export function trimToBytes(sql: SqlStorage, state: LogState): Freed {
-  const excess = state.bytes - state.config.retentionBytes;
-  if (excess <= 0) return { rows: 0, bytes: 0 };
-  // The smallest head prefix whose sizes add up to the excess.
-  const r = sql
-    .exec<{ offset: number }>(
-      `SELECT offset FROM (
-         SELECT offset, SUM(size) OVER (ORDER BY offset) AS running
-         FROM (SELECT offset, size FROM log_entries ORDER BY offset LIMIT ?)
-       ) WHERE running >= ? ORDER BY offset LIMIT 1`,
-      CHUNK_ROWS, excess,
-    )
-    .toArray()[0];
-  return deleteHead(sql, r ? r.offset + 1 : state.next, CHUNK_ROWS);
-}
-
-/** Forgets dedup records whose window has passed (one chunk). */
-export function expireDedup(sql: SqlStorage, now: number): number {
-  return sql.exec(
-    "DELETE FROM log_dedup WHERE id IN (SELECT id FROM log_dedup WHERE expires_at <= ? LIMIT ?)",
-    now, CHUNK_ROWS,
-  ).rowsWritten;
+/**
+ * The earliest deadline a commit at `at` may have added (its messages' retention and dedup
+ * expiry, a trim it made due, compaction): the log asks for the alarm by then, and the
+ * scheduler leaves an earlier alarm alone, so a publish costs no query here.
+ */
+export function commitDeadline(s: LogState, at: number): number | null {
+  const candidates: number[] = [];
+  if (s.bytes > s.config.retentionBytes) candidates.push(at);
+  if (s.compactDue !== null) candidates.push(s.compactDue);
+  if (s.config.retention > 0) candidates.push(at + s.config.retention * 1000);
+  if (s.config.deduplicationWindow > 0) candidates.push(at + s.config.deduplicationWindow * 1000);
+  return candidates.length ? Math.min(...candidates) : null;
 }
 
 /**
- * For keys written since the last pass, deletes every message but the newest (one chunk
- * of keys). Offsets stay as they are; the superseded ones simply disappear.
- * Returns the freed rows and bytes, and whether keys remain.
+ * Runs every pass that is due at `now`, each chunk in its own transaction, until done or
+ * MAX_ROWS_PER_ALARM rows are gone. `s` follows each committed chunk. Returns whether any
+ * message was removed (the first kept offset may have moved).
  */
-export function compactKeys(sql: SqlStorage): Freed & { more: boolean } {
-  const keys = sql
-    .exec<{ key: string }>("SELECT key FROM log_compact LIMIT ?", 1000)
-    .toArray()
-    .map((r) => r.key);
-  let rows = 0;
-  let bytes = 0;
-  for (const key of keys) {
-    for (const r of sql.exec<{ size: number }>(
-      `DELETE FROM log_entries
-       WHERE key = ?1 AND offset < (SELECT MAX(offset) FROM log_entries WHERE key = ?1)
-       RETURNING size`,
-      key,
-    )) {
-      rows++;
-      bytes += r.size;
+export function runMaintenance(store: LogStore, s: LogState, now: number, transaction: <T>(fn: () => T) => T): boolean {
+  let budget = MAX_ROWS_PER_ALARM;
+  let removed = false;
+  const run = (pass: () => Freed): boolean => {
+    const freed = transaction(() => {
+      const f = pass();
+      if (f.rows > 0) store.saveCounters(s.bytes - f.bytes);
+      return f;
+    });
+    if (freed.rows > 0) {
+      s.bytes -= freed.bytes;
+      removed = true;
+    }
+    budget -= freed.rows;
+    return budget > 0 && freed.rows > 0;
+  };
+  if (s.config.retention > 0) {
+    const cutoff = now - s.config.retention * 1000;
+    while (run(() => store.expireBefore(cutoff, s.next)));
+  }
+  while (s.bytes > s.config.retentionBytes && run(() => store.trimBytes(s.bytes - s.config.retentionBytes, s.next)));
+  if (s.compactDue !== null) {
+    let more = true;
+    while (more && budget > 0) {
+      const r = transaction(() => {
+        const f = store.compactKeys();
+        s.compactDue = f.more ? now : null;
+        store.saveCounters(s.bytes - f.bytes, s.compactDue);
+        return f;
+      });
+      s.bytes -= r.bytes;
+      if (r.rows > 0) removed = true;
+      budget -= Math.max(1, r.rows);
+      more = r.more;
     }
   }
-  if (keys.length > 0) sql.exec("DELETE FROM log_compact WHERE key IN (SELECT value FROM json_each(?))", JSON.stringify(keys));
-  const more = sql.exec("SELECT 1 FROM log_compact LIMIT 1").toArray().length > 0;
-  return { rows, bytes, more };
+  while (budget > 0) {
+    const n = store.expireDedup(now);
+    budget -= n;
+    if (n === 0) break;
+  }
+  return removed;
 }

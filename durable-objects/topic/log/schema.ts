@@ -1,65 +1,9 @@
 /**
- * The topic log's tables and the values its RPC methods exchange with the Worker.
- * Tables are prefixed `log_` because the partition's other modules share the database.
+ * The values the topic log's RPC methods exchange with the Worker: what a publish, a read
+ * and a stats call carry and answer. (The log's tables and SQL are in store.ts.)
  */
 import type { TopicInfo } from "../config";
 import type { LogEntry } from "../types";
-
-export const LOG_MIGRATIONS: readonly string[] = [
-  // One row: which topic and partition this object is, the config copy it was given and
-  // the counters every append updates (so nothing ever counts rows).
-  `CREATE TABLE log_meta (
-     id INTEGER PRIMARY KEY CHECK (id = 0),
-     topic TEXT NOT NULL,
-     partition INTEGER NOT NULL,
-     incarnation TEXT NOT NULL,
-     version INTEGER NOT NULL,
-     config TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     next_offset INTEGER NOT NULL,
-     bytes INTEGER NOT NULL,
-     last_ts INTEGER NOT NULL,
-     compact_due INTEGER
-   )`,
-  // `offset` is the rowid: reads by offset and "lowest kept offset" are b-tree seeks.
-  `CREATE TABLE log_entries (
-     offset INTEGER PRIMARY KEY,
-     id TEXT NOT NULL,
-     key TEXT,
-     body TEXT NOT NULL,
-     headers TEXT,
-     ts INTEGER NOT NULL,
-     size INTEGER NOT NULL
-   )`,
-  `CREATE INDEX log_entries_ts ON log_entries (ts)`,
-  `CREATE INDEX log_entries_key ON log_entries (key, offset) WHERE key IS NOT NULL`,
-  `CREATE TABLE log_dedup (id TEXT PRIMARY KEY, offset INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
-  `CREATE INDEX log_dedup_expiry ON log_dedup (expires_at)`,
-  // Keys written since the last compaction pass (only on compacted topics).
-  `CREATE TABLE log_compact (key TEXT PRIMARY KEY) WITHOUT ROWID`,
-];
-
-export interface MetaRow extends Record<string, SqlStorageValue> {
-  topic: string;
-  partition: number;
-  incarnation: string;
-  version: number;
-  config: string;
-  created_at: number;
-  next_offset: number;
-  bytes: number;
-  last_ts: number;
-  compact_due: number | null;
-}
-
-export interface EntryRow extends Record<string, SqlStorageValue> {
-  offset: number;
-  id: string;
-  key: string | null;
-  body: string;
-  headers: string | null;
-  ts: number;
-}
 
 /** A message as the Worker hands it to a partition: already serialised and measured. */
 export interface StoredMessageInput {

@@ -1,15 +1,15 @@
 /**
- * Where the Worker learns a topic's config: from the topic's home (partition 0's object),
+ * Where the router learns a topic's config: from the topic's home (partition 0's object),
  * cached per isolate for a few seconds so a publish costs one call, not two. A stale copy
- * is safe: partitions compare the copy's stamp with their own and answer "stale", and the
- * caller refetches with `fresh: true` and routes again.
+ * is safe: partitions compare the copy's stamp with their own and answer stale, and the
+ * router refetches with `fresh: true` and routes again (retry.ts). Creating, changing and
+ * deleting a topic go through here too, so the cache follows them.
  */
-import { ApiError } from "../../shared/errors";
+import { ApiError, unwrap } from "../../shared/errors";
 import type { Env } from "../../env";
 import { partitionStub } from "../../env";
 import type { TopicConfigPatch } from "../../../protocol/topics";
 import type { TopicInfo } from "../config";
-import { unwrap } from "../../shared/errors";
 
 const TTL_MS = 5000;
 const MAX_CACHED = 1000;
@@ -22,8 +22,8 @@ function remember(info: TopicInfo): TopicInfo {
   return info;
 }
 
-/** Drops the cached copy (after a DELETE, or when a partition said "stale"). */
-export function forgetTopic(topic: string): void {
+/** Drops the cached copy (around a DELETE). */
+function forgetTopic(topic: string): void {
   cache.delete(topic);
 }
 
@@ -59,6 +59,13 @@ export async function configureTopic(env: Env, topic: string, patch: TopicConfig
   return remember(unwrap(await partitionStub(env, topic, 0, hint).configureTopic(topic, patch, "put")));
 }
 
+/** DELETE: the home deletes every partition, then itself; `404` for a topic never created. */
+export async function deleteTopic(env: Env, topic: string): Promise<void> {
+  forgetTopic(topic);
+  unwrap(await partitionStub(env, topic, 0).destroyTopic(topic));
+  forgetTopic(topic);
+}
+
 /**
  * Checks a `partition` parameter against the topic (`400 VALIDATION_FAILED` outside
  * 0 … partitions-1). A number past a cached count is checked again against the home,
@@ -74,4 +81,9 @@ export async function checkPartition(env: Env, info: TopicInfo, partition: numbe
     });
   }
   return current;
+}
+
+/** The topic's config, checked to have partition `partition` (`404`, `400` as above). */
+export async function requirePartition(env: Env, topic: string, partition: number): Promise<TopicInfo> {
+  return checkPartition(env, await requireTopic(env, topic), partition);
 }

@@ -1,9 +1,9 @@
 /**
- * What the consumer-group routes do across a topic's partitions: repeat a call whose
- * topic config was stale, create a group at its home (partition 0) before its copies,
- * and the long poll that waits on every partition at once.
+ * Consumer groups across a topic's partitions, one function per route: create a group at
+ * its home (partition 0) before its copies, poll one partition or any (with the long poll
+ * that waits on every partition at once), ack where the receipts point, status and seek.
+ * Every call carries the caller's config and follows the router's retry policy.
  */
-import type { TopicPartition } from "../object";
 import {
   DEFAULT_GROUP_CONFIG, parseReceipt,
   type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type PollResult,
@@ -13,26 +13,12 @@ import type { GroupCreated } from "../groups/groups";
 import type { Env } from "../../env";
 import { ApiError } from "../../shared/errors";
 import { type ErrorValue, type Result } from "../../../protocol/errors";
-import { partitionStub } from "../../env";
 import type { TopicInfo } from "../config";
-import { requireTopic } from "./directory";
+import { requirePartition, requireTopic } from "./directory";
+import { onPartition, partitionOf, partitionsOf } from "./router";
 
-const STALE_RETRIES = 3;
 /** Rounds of a long poll; each waits until some partition has work, so this only stops runaway loops. */
 const MAX_POLL_ROUNDS = 50;
-
-type Stub = DurableObjectStub<TopicPartition>;
-
-/** Calls one partition, repeating with a fresh topic config while the partition says it is stale. */
-async function onPartition<T>(env: Env, info: TopicInfo, p: number, call: (stub: Stub, info: TopicInfo) => Promise<unknown>): Promise<Result<T>> {
-  let current = info;
-  for (let attempt = 0; ; attempt++) {
-    const stub = partitionStub(env, current.name, p, current.config.locationHint ?? undefined);
-    const r = (await call(stub, current)) as Result<T>;
-    if (r.ok || r.error.details?.stale !== true || attempt >= STALE_RETRIES) return r;
-    current = await requireTopic(env, info.name, { fresh: true });
-  }
-}
 
 function fail(error: ErrorValue, topic: string, group: string): never {
   if (error.code === "NOT_FOUND" && error.details?.missing === "group") {
@@ -51,8 +37,6 @@ function isMissingGroup(r: Result<unknown>): boolean {
   return !r.ok && r.error.code === "NOT_FOUND" && r.error.details?.missing === "group";
 }
 
-const allPartitions = (info: TopicInfo): number[] => Array.from({ length: info.config.partitions }, (_, p) => p);
-
 /** The group's config at its home; created with the defaults when `create`, else null if missing. */
 async function homeConfig(env: Env, info: TopicInfo, group: string, create: boolean): Promise<GroupConfig | null> {
   const r = await onPartition<GroupConfig>(env, info, 0, (s, i) => s.groupConfig(i, 0, group, create ? { ...DEFAULT_GROUP_CONFIG } : null));
@@ -65,7 +49,7 @@ export async function putGroup(env: Env, topic: string, group: string, patch: Gr
   const info = await requireTopic(env, topic);
   const defaults = { ...DEFAULT_GROUP_CONFIG };
   const home = value(await onPartition<GroupCreated>(env, info, 0, (s, i) => s.putGroup(i, 0, group, patch, defaults)), topic, group);
-  await Promise.all(allPartitions(info).slice(1).map(async (p) =>
+  await Promise.all(partitionsOf(info).slice(1).map(async (p) =>
     value(await onPartition<GroupCreated>(env, info, p, (s, i) => s.putGroup(i, p, group, home.config, home.config)), topic, group)));
   return home;
 }
@@ -81,8 +65,9 @@ export interface PollOptions {
  * Leases up to `max` messages, from one partition or from any (starting at a random one so
  * members spread out). With `waitMs`, waits until some partition has work or time is up.
  */
-export async function pollGroup(env: Env, info: TopicInfo, group: string, o: PollOptions): Promise<PolledMessage[]> {
-  const all = allPartitions(info);
+export async function pollGroup(env: Env, topic: string, group: string, o: PollOptions): Promise<PolledMessage[]> {
+  const info = o.partition !== undefined ? await requirePartition(env, topic, o.partition) : await requireTopic(env, topic);
+  const all = partitionsOf(info);
   const start = Math.floor(Math.random() * all.length);
   const order = o.partition !== undefined ? [o.partition] : [...all.slice(start), ...all.slice(0, start)];
   let home: GroupConfig | null = null;
@@ -113,19 +98,20 @@ export async function pollGroup(env: Env, info: TopicInfo, group: string, o: Pol
     }
     const left = deadline - Date.now();
     if (out.length > 0 || left <= 0 || round >= MAX_POLL_ROUNDS) return out;
-    await Promise.race(order.map((p) => partitionStub(env, info.name, p, info.config.locationHint ?? undefined).waitForGroupWork(group, left)));
+    await Promise.race(order.map((p) => partitionOf(env, info, p).waitForGroupWork(group, left)));
   }
 }
 
 /** Makes the group's copy in every partition that lacks one, with the home's config. */
 async function createEverywhere(env: Env, info: TopicInfo, group: string): Promise<void> {
   const config = await homeConfig(env, info, group, true);
-  await Promise.all(allPartitions(info).slice(1).map(async (p) =>
+  await Promise.all(partitionsOf(info).slice(1).map(async (p) =>
     value(await onPartition<GroupConfig>(env, info, p, (s, i) => s.groupConfig(i, p, group, config)), info.name, group)));
 }
 
 /** Acks receipts on the partitions they name; anything not a live lease of this group fails. */
-export async function ackGroup(env: Env, info: TopicInfo, group: string, receipts: string[]): Promise<GroupAckResult> {
+export async function ackGroup(env: Env, topic: string, group: string, receipts: string[]): Promise<GroupAckResult> {
+  const info = await requireTopic(env, topic);
   const failedAt = new Map<number, string>();
   const byPartition = new Map<number, number[]>();
   receipts.forEach((receipt, i) => {
@@ -146,20 +132,22 @@ export async function ackGroup(env: Env, info: TopicInfo, group: string, receipt
 }
 
 /** Per partition: committed offset, lag and in-flight count. `404` for a group never created. */
-export async function groupStatus(env: Env, info: TopicInfo, group: string): Promise<GroupPartitionStatus[]> {
+export async function groupStatus(env: Env, topic: string, group: string): Promise<GroupPartitionStatus[]> {
+  const info = await requireTopic(env, topic);
   const config = await homeConfig(env, info, group, false);
   if (!config) fail({ code: "NOT_FOUND", message: "", details: { missing: "group" } }, info.name, group);
-  return Promise.all(allPartitions(info).map(async (p) => {
+  return Promise.all(partitionsOf(info).map(async (p) => {
     const r = value(await onPartition<GroupPartitionStatus | null>(env, info, p, (s, i) => s.groupStatus(i, p, group, config)), info.name, group);
     return r ?? { partition: p, committed: 0, lag: 0, inFlight: 0 };
   }));
 }
 
-/** Moves the group in one partition, or in all; `404` for a group never created. */
-export async function seekGroup(env: Env, info: TopicInfo, group: string, target: SeekTarget, partition?: number): Promise<GroupPartitionStatus[]> {
+/** Moves the group in one partition, or in all; `404` for a group never created, `400` for no such partition. */
+export async function seekGroup(env: Env, topic: string, group: string, target: SeekTarget, partition?: number): Promise<GroupPartitionStatus[]> {
+  const info = partition !== undefined ? await requirePartition(env, topic, partition) : await requireTopic(env, topic);
   const config = await homeConfig(env, info, group, false);
   if (!config) fail({ code: "NOT_FOUND", message: "", details: { missing: "group" } }, info.name, group);
-  const parts = partition !== undefined ? [partition] : allPartitions(info);
+  const parts = partition !== undefined ? [partition] : partitionsOf(info);
   return Promise.all(parts.map(async (p) =>
     value(await onPartition<GroupPartitionStatus>(env, info, p, (s, i) => s.seekGroup(i, p, group, target, config)), info.name, group)));
 }

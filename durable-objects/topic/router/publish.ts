@@ -5,29 +5,29 @@
  * Validate the whole batch, assign ids, pick each message's partition (key, else id),
  * split the batch by partition keeping request order inside each part, send every part
  * to its partition at once (each part is one transaction there), and answer in request
- * order. A part answered "stale" (the topic grew or changed since this isolate cached its
- * config) is routed again with a fresh config.
+ * order. A part answered stale (the topic grew or changed since this isolate cached its
+ * config) is routed again with a fresh config, by the router's one retry policy (retry.ts).
  */
 import { z } from "@hono/zod-openapi";
 import { monotonicFactory } from "ulidx";
 import { MAX_BATCH } from "../../../protocol/limits";
-import type { AppendOutcome, StoredMessageInput } from "../log/schema";
+import type { AppendedMessage, StoredMessageInput } from "../log/schema";
 import type { Env } from "../../env";
 import { ApiError } from "../../shared/errors";
 import { type ErrorValue, type Result } from "../../../protocol/errors";
-import { partitionStub } from "../../env";
-import { HeadersSchema, MessageIdSchema } from "../../shared/message-schemas";
+import { HeadersSchema, MessageBodySchema, MessageIdSchema } from "../../shared/message-schemas";
 import { DEFAULT_TOPIC_CONFIG } from "../../../protocol/topics";
 import { type TopicInfo } from "../config";
 import { ensureTopic, getTopic } from "./directory";
-import { partitionFor, utf8Length } from "../../../protocol/key-hash";
+import { utf8Length } from "../../../protocol/key-hash";
+import { configKeptChanging, isStale, retryWhileStale, STALE } from "./retry";
+import { partitionForMessage, partitionOf } from "./router";
 
 export const MAX_PUBLISH_BATCH = MAX_BATCH;
-const MAX_ROUTING_ATTEMPTS = 4;
 
 export const TopicMessageSchema = z
   .object({
-    body: z.unknown().openapi({ description: "any JSON value" }),
+    body: MessageBodySchema,
     key: z.string().min(1).max(256).optional(),
     id: MessageIdSchema.optional(),
     headers: HeadersSchema.optional(),
@@ -76,41 +76,54 @@ export function parsePublishBody(raw: unknown): PublishMessage[] {
 export async function publishToTopic(env: Env, topic: string, messages: PublishMessage[]): Promise<PublishedMessage[]> {
   const known = await getTopic(env, topic);
   let stored = prepare(messages, known);
-  let info = known ?? (await ensureTopic(env, topic));
+  const info = known ?? (await ensureTopic(env, topic));
   if (!known) stored = prepare(messages, info);
   const results: Array<PublishedMessage | undefined> = new Array(messages.length);
+  // Indexes of the messages still to place; after a stale answer, only those of its parts.
   let todo = stored.map((_, i) => i);
-  for (let attempt = 0; todo.length > 0; attempt++) {
-    if (attempt === MAX_ROUTING_ATTEMPTS) throw partialError({ code: "INTERNAL", message: "topic configuration kept changing; retry" }, stored, results);
-    const parts = new Map<number, number[]>();
-    for (const i of todo) {
-      const p = partitionFor(stored[i]!.key, stored[i]!.id, info.config.partitions);
-      (parts.get(p) ?? parts.set(p, []).get(p)!).push(i);
-    }
-    const hint = info.config.locationHint ?? undefined;
-    const routed = [...parts.entries()];
-    const answers = await Promise.allSettled(
-      routed.map(([p, idx]) =>
-        partitionStub(env, topic, p, hint).publish({ topic, partition: p, info, messages: idx.map((i) => stored[i]!) }),
-      ),
-    );
-    const stale: number[] = [];
-    let failure: ErrorValue | null = null;
-    answers.forEach((a, k) => {
-      const [p, idx] = routed[k]!;
-      const r: Result<AppendOutcome> = a.status === "fulfilled" ? a.value : { ok: false, error: { code: "INTERNAL", message: `partition ${p} did not answer` } };
-      if (!r.ok) failure ??= r.error;
-      else if (r.value.stale) stale.push(...idx);
-      else r.value.messages.forEach((m, j) => (results[idx[j]!] = { id: stored[idx[j]!]!.id, partition: p, ...m }));
-    });
-    if (failure) throw partialError(failure, stored, results);
-    todo = stale.sort((a, b) => a - b);
-    if (todo.length > 0) {
-      info = await ensureTopic(env, topic, { fresh: true });
-      stored = prepare(messages, info, stored);
-    }
-  }
+  const refetch = async (): Promise<TopicInfo> => {
+    const fresh = await ensureTopic(env, topic, { fresh: true });
+    // The fresh config may have another maxMessageBytes; ids stay the ones assigned.
+    stored = prepare(messages, fresh, stored);
+    return fresh;
+  };
+  const giveUp = () => partialError(configKeptChanging().toValue(), stored, results);
+  await retryWhileStale(info, { refetch, giveUp }, async (current) => {
+    todo = await sendParts(env, current, stored, todo, results);
+    return todo.length > 0 ? STALE : null;
+  });
   return results as PublishedMessage[];
+}
+
+/**
+ * Sends messages `todo` of `stored`, split by partition, each part to its partition at
+ * once; fills `results` for every part written and answers the indexes of the parts that
+ * were stale. A failed part ends the publish with the partial error.
+ */
+async function sendParts(
+  env: Env, info: TopicInfo, stored: StoredMessageInput[], todo: number[], results: Array<PublishedMessage | undefined>,
+): Promise<number[]> {
+  const parts = new Map<number, number[]>();
+  for (const i of todo) {
+    const p = partitionForMessage(info, stored[i]!.key, stored[i]!.id);
+    (parts.get(p) ?? parts.set(p, []).get(p)!).push(i);
+  }
+  const routed = [...parts.entries()];
+  const answers = await Promise.allSettled(
+    routed.map(([p, idx]) => partitionOf(env, info, p).publish({ topic: info.name, partition: p, info, messages: idx.map((i) => stored[i]!) })),
+  );
+  const stale: number[] = [];
+  let failure: ErrorValue | null = null;
+  answers.forEach((a, k) => {
+    const [p, idx] = routed[k]!;
+    const r: Result<{ messages: AppendedMessage[] }> =
+      a.status === "fulfilled" ? a.value : { ok: false, error: { code: "INTERNAL", message: `partition ${p} did not answer` } };
+    if (isStale(r)) stale.push(...idx);
+    else if (!r.ok) failure ??= r.error;
+    else r.value.messages.forEach((m, j) => (results[idx[j]!] = { id: stored[idx[j]!]!.id, partition: p, ...m }));
+  });
+  if (failure) throw partialError(failure, stored, results);
+  return stale.sort((a, b) => a - b);
 }
 
 /** Serialises and measures each message, assigning ids; `413` for one over the limit. */

@@ -1,0 +1,309 @@
+/**
+ * QueueStore: all of the queue's SQL. One named function per transition of a message
+ * (BullMQ's one script per transition): send, lease, ack, release (nack or lease end),
+ * extend, promote delayed, dead-letter, redrive, accept a moved letter, purge, retention;
+ * plus its counters, stats, peek and the earliest deadline its alarm must cover. Schema and
+ * the state enum live in schema.ts; the queue's own record (`meta`: config, creation,
+ * Catalog registration), dedup records, move keys and the outbox in side-tables.ts.
+ * Everything runs inside the caller's `transactionSync`; nothing awaits. The rules (when a
+ * lease ends, what a receipt proves, how long the dedup window is) live in the modules that
+ * call these functions: leases.ts, dedup.ts, dead-letters.ts, send.ts.
+ */
+import { migrate } from "../../shared/sql";
+import type { PeekState, QueueStats } from "../../../protocol/queues";
+import { DATA_TABLES, MIGRATIONS, MessageState, type CounterName, type MessageRow, type NewMessage } from "./schema";
+import { DedupRecords, MoveKeys, Outbox, QueueMeta } from "./side-tables";
+
+export { MessageState, type MessageRow, type NewMessage, type OutboxRow } from "./schema";
+export type { StoredQueue } from "./side-tables";
+
+const { VISIBLE, DELAYED, IN_FLIGHT } = MessageState;
+
+export class QueueStore {
+  /** Whether FIFO group bookkeeping applies (set from the config in every transaction). */
+  fifo = false;
+  /** The queue's own record: name, creation time, config, Catalog registration. */
+  readonly meta: QueueMeta;
+  readonly dedup: DedupRecords;
+  readonly moveKeys: MoveKeys;
+  readonly outbox: Outbox;
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    this.meta = new QueueMeta(sql);
+    this.dedup = new DedupRecords(sql);
+    this.moveKeys = new MoveKeys(sql);
+    this.outbox = new Outbox(sql);
+  }
+
+  migrate(): void {
+    migrate(this.#sql, MIGRATIONS);
+  }
+
+  /** Empties every data table (queue deletion); the schema stays. */
+  wipe(): void {
+    for (const t of DATA_TABLES) this.#sql.exec(`DELETE FROM ${t}`);
+  }
+
+  // ---- sending ----
+
+  /** Messages and bytes stored now (backpressure). */
+  depth(): { messages: number; bytes: number } {
+    return { messages: this.#counter("messages"), bytes: this.#counter("bytes") };
+  }
+
+  /** Inserts a message with the next seq, visible or delayed, and returns that seq. */
+  send(m: NewMessage): number {
+    const seq = this.#counter("next_seq") + 1;
+    this.#bump("next_seq", 1);
+    const state = m.visibleAt === null ? VISIBLE : DELAYED;
+    this.#sql.exec(
+      `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, state, m.visibleAt ?? 0, m.attempts, m.origin,
+    );
+    this.#bump("messages", 1);
+    this.#bump("bytes", m.bytes);
+    // A new message is never ahead of an existing group head; only a new group needs a row.
+    if (this.fifo) {
+      this.#sql.exec("INSERT INTO fifo_groups (grp, head, ready) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING", m.grp, seq, state === VISIBLE ? 1 : 0);
+    }
+    return seq;
+  }
+
+  countSent(accepted: number, duplicates: number): void {
+    this.#bump("sent", accepted);
+    this.#bump("duplicates", duplicates);
+  }
+
+  // ---- leases ----
+
+  /** Up to `limit` messages a receive may take now, lowest seq first (one per group on FIFO queues). */
+  deliverable(limit: number): MessageRow[] {
+    if (this.fifo) {
+      return this.#sql
+        .exec<MessageRow>("SELECT m.* FROM fifo_groups g JOIN messages m ON m.seq = g.head WHERE g.ready = 1 ORDER BY g.head LIMIT ?", limit)
+        .toArray();
+    }
+    return this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE state = ? AND due_at = 0 ORDER BY seq LIMIT ?", VISIBLE, limit).toArray();
+  }
+
+  /** Receive: in flight until `until` under a new receipt, one more attempt. Returns the leased row. */
+  lease(row: MessageRow, until: number, receipt: string, consumer: string | null): MessageRow {
+    const leased: MessageRow = { ...row, state: IN_FLIGHT, due_at: until, receipt, consumer, attempts: row.attempts + 1 };
+    this.#sql.exec(
+      "UPDATE messages SET state = ?, due_at = ?, receipt = ?, consumer = ?, attempts = ? WHERE seq = ?",
+      IN_FLIGHT, until, receipt, consumer, leased.attempts, row.seq,
+    );
+    this.#bump("received", 1);
+    this.#refreshGroup(row.grp);
+    return leased;
+  }
+
+  /** At-most-once receive: the message is deleted as it is delivered. Returns it as delivered. */
+  deliverOnce(row: MessageRow): MessageRow {
+    this.#remove(row);
+    this.#bump("received", 1);
+    return { ...row, attempts: row.attempts + 1 };
+  }
+
+  /** The in-flight row `receipt` names, while its lease holds at `now`. */
+  leased(seq: number, receipt: string, now: number): MessageRow | undefined {
+    const row = this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE seq = ?", seq).toArray()[0];
+    return row && row.state === IN_FLIGHT && row.receipt === receipt && row.due_at > now ? row : undefined;
+  }
+
+  ack(row: MessageRow): void {
+    this.#remove(row);
+    this.#bump("acked", 1);
+  }
+
+  /** A lease ended without an ack (nack, expiry, consumer gone): visible now, or at `visibleAt`. */
+  release(row: MessageRow, visibleAt: number | null): void {
+    this.#sql.exec(
+      "UPDATE messages SET state = ?, due_at = ?, receipt = NULL, consumer = NULL WHERE seq = ?",
+      visibleAt === null ? VISIBLE : DELAYED, visibleAt ?? 0, row.seq,
+    );
+    this.#refreshGroup(row.grp);
+  }
+
+  /** The lease now ends at `until` (receipt and consumer unchanged). */
+  extendLease(row: MessageRow, until: number): void {
+    this.#sql.exec("UPDATE messages SET due_at = ? WHERE seq = ?", until, row.seq);
+  }
+
+  /** Up to `limit` leases ended at `now`, earliest first. */
+  expiredLeases(now: number, limit: number): MessageRow[] {
+    return this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE state = ? AND due_at <= ? ORDER BY due_at LIMIT ?", IN_FLIGHT, now, limit).toArray();
+  }
+
+  /** Makes up to `limit` delayed messages whose time came visible; returns how many. */
+  promoteDelayed(now: number, limit: number): number {
+    const rows = this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE state = ? AND due_at <= ? ORDER BY due_at LIMIT ?", DELAYED, now, limit).toArray();
+    for (const row of rows) this.release(row, null);
+    return rows.length;
+  }
+
+  /** The leases a WebSocket consumer holds. */
+  leasesHeldBy(consumer: string): MessageRow[] {
+    return this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE consumer = ? AND state = ?", consumer, IN_FLIGHT).toArray();
+  }
+
+  countHeldBy(consumer: string): number {
+    return this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE consumer = ? AND state = ?", consumer, IN_FLIGHT).one().n;
+  }
+
+  // ---- moves to and from other queues ----
+
+  /** Delivered `maxReceives` times: counted, deleted, and put in the outbox for `to` (none: dropped). */
+  deadLetter(row: MessageRow, to: { target: string; moveKey: string; letter: string } | null, now: number): void {
+    this.#bump("deadLettered", 1);
+    if (to) this.moveOut(row, to.target, to.moveKey, to.letter, now);
+    else this.#remove(row);
+  }
+
+  /** Up to `max` messages a redrive may take, oldest first: not in flight, and with an origin unless `to` is given. */
+  redrivable(to: string | null, max: number): MessageRow[] {
+    return this.#sql
+      .exec<MessageRow>("SELECT * FROM messages WHERE state != ? AND (? IS NOT NULL OR origin IS NOT NULL) ORDER BY seq LIMIT ?", IN_FLIGHT, to, max)
+      .toArray();
+  }
+
+  /** Deletes the message and queues its letter in the outbox, in one step: it is always in one place. */
+  moveOut(row: MessageRow, target: string, moveKey: string, letter: string, now: number): void {
+    this.#remove(row);
+    this.outbox.add(moveKey, target, letter, now);
+  }
+
+  /** Writes a letter moved in unless its key was accepted before; records the key until `keyExpiresAt`. */
+  acceptLetter(moveKey: string, m: NewMessage, keyExpiresAt: number): boolean {
+    if (this.moveKeys.has(moveKey)) return false;
+    this.send(m);
+    this.moveKeys.add(moveKey, keyExpiresAt);
+    this.#bump("sent", 1);
+    return true;
+  }
+
+  // ---- removal ----
+
+  /** Deletes every message; returns how many there were. */
+  purge(): number {
+    const { messages, bytes } = this.depth();
+    this.#sql.exec("DELETE FROM messages");
+    this.#sql.exec("DELETE FROM fifo_groups");
+    this.#bump("messages", -messages);
+    this.#bump("bytes", -bytes);
+    return messages;
+  }
+
+  /** Deletes up to `limit` messages sent at or before `cutoff`; returns how many. Seq order is send order. */
+  enforceRetention(cutoff: number, limit: number): number {
+    if ((this.#oldest()?.sent_at ?? Infinity) > cutoff) return 0;
+    const rows = this.#sql
+      .exec<Pick<MessageRow, "seq" | "bytes" | "grp" | "sent_at">>("SELECT seq, bytes, grp, sent_at FROM messages ORDER BY seq LIMIT ?", limit)
+      .toArray();
+    let removed = 0;
+    for (const row of rows) {
+      if (row.sent_at > cutoff) break;
+      this.#remove(row);
+      removed++;
+    }
+    return removed;
+  }
+
+  // ---- reading ----
+
+  /** Stats as API.md names them, in its order; `consumers` (sockets are not in SQL) comes from the caller. */
+  stats(now: number, consumers: number): QueueStats {
+    const c: Partial<Record<CounterName, number>> = {};
+    for (const r of this.#sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) c[r.name] = r.value;
+    const oldest = this.#oldest();
+    return {
+      visible: this.#countState(VISIBLE),
+      inFlight: this.#countState(IN_FLIGHT),
+      delayed: this.#countState(DELAYED),
+      messages: c.messages ?? 0,
+      bytes: c.bytes ?? 0,
+      oldestAgeMs: oldest ? Math.max(0, now - oldest.sent_at) : 0,
+      consumers,
+      sent: c.sent ?? 0,
+      received: c.received ?? 0,
+      acked: c.acked ?? 0,
+      deadLettered: c.deadLettered ?? 0,
+      duplicates: c.duplicates ?? 0,
+    };
+  }
+
+  /** The first `limit` messages in seq order with the state peek shows (a delayed one whose time came is visible). */
+  peek(limit: number, now: number): Array<{ row: MessageRow; state: PeekState }> {
+    return this.#sql.exec<MessageRow>("SELECT * FROM messages ORDER BY seq LIMIT ?", limit).toArray().map((row) => ({
+      row,
+      state: row.state === IN_FLIGHT ? "inFlight" : row.state === DELAYED && row.due_at > now ? "delayed" : "visible",
+    }));
+  }
+
+  /**
+   * The earliest time anything stored is due (a delay or lease ends, a dedup record or move
+   * key expires, an outbox letter is to be sent, the Catalog registration retried, the
+   * oldest message passes `retentionMs`), or null.
+   */
+  nextDeadline(retentionMs: number | null): number | null {
+    const oldest = retentionMs === null ? undefined : this.#oldest();
+    const candidates = [
+      this.#earliestDue(DELAYED),
+      this.#earliestDue(IN_FLIGHT),
+      this.dedup.nextExpiry(),
+      this.moveKeys.nextExpiry(),
+      this.outbox.nextDue(),
+      oldest && retentionMs !== null ? oldest.sent_at + retentionMs : null,
+      this.meta.catalogRegisterAt(),
+    ].filter((t): t is number => t !== null);
+    return candidates.length ? Math.min(...candidates) : null;
+  }
+
+  // ---- internals ----
+
+  #counter(name: CounterName): number {
+    return this.#sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
+  }
+
+  #bump(name: CounterName, by: number): void {
+    if (by === 0) return;
+    this.#sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", name, by);
+  }
+
+  /** Deletes a message and keeps the counters and the group head right. */
+  #remove(row: Pick<MessageRow, "seq" | "bytes" | "grp">): void {
+    this.#sql.exec("DELETE FROM messages WHERE seq = ?", row.seq);
+    this.#bump("messages", -1);
+    this.#bump("bytes", -row.bytes);
+    this.#refreshGroup(row.grp);
+  }
+
+  /** Recomputes a FIFO group's head and readiness after its messages changed. */
+  #refreshGroup(grp: string): void {
+    if (!this.fifo) return;
+    const head = this.#sql.exec<{ seq: number; state: number }>("SELECT seq, state FROM messages WHERE grp = ? ORDER BY seq LIMIT 1", grp).toArray()[0];
+    if (!head) {
+      this.#sql.exec("DELETE FROM fifo_groups WHERE grp = ?", grp);
+      return;
+    }
+    this.#sql.exec(
+      "INSERT INTO fifo_groups (grp, head, ready) VALUES (?, ?, ?) ON CONFLICT (grp) DO UPDATE SET head = excluded.head, ready = excluded.ready",
+      grp, head.seq, head.state === VISIBLE ? 1 : 0,
+    );
+  }
+
+  #oldest(): { seq: number; sent_at: number } | undefined {
+    return this.#sql.exec<{ seq: number; sent_at: number }>("SELECT seq, sent_at FROM messages ORDER BY seq LIMIT 1").toArray()[0];
+  }
+
+  #earliestDue(state: MessageState): number | null {
+    return this.#sql.exec<{ due_at: number }>("SELECT due_at FROM messages WHERE state = ? ORDER BY due_at LIMIT 1", state).toArray()[0]?.due_at ?? null;
+  }
+
+  #countState(state: MessageState): number {
+    return this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE state = ?", state).one().n;
+  }
+}
