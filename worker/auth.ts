@@ -4,11 +4,14 @@
  * Every /v1 route declares what it needs with `requires(kind, action)` next to its
  * definition; `authorize` is the single function that answers "may this credential do
  * action A on resource R". The admin key may do everything; capability tokens
- * (worker/tokens.ts) carry `{"<kind>/<name or prefix*>": [actions]}`.
+ * (worker/tokens.ts) carry `{"<kind>/<name or prefix*>": [actions]}`, and access keys
+ * (`Bearer <accessKeyId>:<secretAccessKey>`, kept by the Catalog) grant the same way.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../durable-objects/shared/errors";
-import type { Env } from "../durable-objects/env";
+import { catalogStub, type Env } from "../durable-objects/env";
+import { ACCESS_KEY_ID_PATTERN, ADMIN_ACCESS_KEY_ID, type AccessKeyCredential } from "../durable-objects/catalog/keys";
+import { now } from "../durable-objects/shared/clock";
 import type { AppEnv } from "./app-env";
 import { ACTIONS, verifyToken } from "./tokens";
 
@@ -20,7 +23,8 @@ export type Capabilities = Record<string, string[]>;
 
 export type Credential =
   | { type: "admin" }
-  | { type: "token"; capabilities: Capabilities; expiresAt: number };
+  | { type: "token"; capabilities: Capabilities; expiresAt: number }
+  | { type: "key"; accessKeyId: string; capabilities: Capabilities };
 
 /** Constant-time string comparison (length leaks, content does not). */
 export function timingSafeEqual(a: string, b: string): boolean {
@@ -62,9 +66,60 @@ function bearer(c: Context): string | undefined {
 }
 
 /**
- * Who is calling. The admin key is accepted only in the Authorization header; tokens also
- * in `?token=` where `allowQueryToken` (WebSocket and SSE routes, which browsers cannot
- * give headers).
+ * How long an isolate trusts an access key it looked up. A revoked key is refused
+ * everywhere once every isolate's entry has lapsed, so this bounds revocation (API.md: within
+ * 10 s). Measured on the objects' clock, so tests can let it lapse with `advanceClock`.
+ */
+export const ACCESS_KEY_CACHE_MS = 5_000;
+/** Most keys one isolate remembers; the oldest entry makes room. */
+const ACCESS_KEY_CACHE_SIZE = 1_000;
+
+const accessKeyCache = new Map<string, { until: number; key: AccessKeyCredential }>();
+
+/**
+ * The key `accessKeyId` with its secret, from this isolate's cache or the Catalog. Only
+ * keys that exist are remembered: a flood of made-up ids cannot push real keys out, and
+ * costs one Catalog call each, as without a cache. Resolved values only are cached (a
+ * promise must not be awaited from another request's context).
+ */
+async function lookupAccessKey(env: Env, accessKeyId: string): Promise<AccessKeyCredential | null> {
+  const asked = now();
+  const cached = accessKeyCache.get(accessKeyId);
+  if (cached && cached.until > asked) return cached.key;
+  accessKeyCache.delete(accessKeyId);
+  const key = await catalogStub(env).accessKey(accessKeyId);
+  if (!key) return null;
+  accessKeyCache.set(accessKeyId, { until: asked + ACCESS_KEY_CACHE_MS, key });
+  if (accessKeyCache.size > ACCESS_KEY_CACHE_SIZE) accessKeyCache.delete(accessKeyCache.keys().next().value!);
+  return key;
+}
+
+/** Drops a revoked key from this isolate's cache at once (other isolates let it lapse). */
+export function forgetAccessKey(accessKeyId: string): void {
+  accessKeyCache.delete(accessKeyId);
+}
+
+/**
+ * The credential of `Bearer <accessKeyId>:<secretAccessKey>`. The admin key acts as the
+ * access key `admin` with itself as secret. Every failure is the same 401, so a caller
+ * learns nothing about which ids exist.
+ */
+async function accessKeyCredential(env: Env, adminKey: string, accessKeyId: string, secret: string): Promise<Credential> {
+  if (accessKeyId === ADMIN_ACCESS_KEY_ID) {
+    if (timingSafeEqual(secret, adminKey)) return { type: "admin" };
+  } else if (ACCESS_KEY_ID_PATTERN.test(accessKeyId) && secret !== "") {
+    const key = await lookupAccessKey(env, accessKeyId);
+    if (key && timingSafeEqual(secret, key.secretAccessKey)) {
+      return { type: "key", accessKeyId, capabilities: key.capabilities };
+    }
+  }
+  throw new ApiError("UNAUTHORIZED", "unknown or revoked access key, or the wrong secret for it");
+}
+
+/**
+ * Who is calling. The admin key and access keys (`id:secret`) are accepted only in the
+ * Authorization header; tokens also in `?token=` where `allowQueryToken` (WebSocket and SSE
+ * routes, which browsers cannot give headers). Long-lived secrets never go in URLs.
  */
 export async function authenticate(c: Context<AppEnv>, allowQueryToken: boolean): Promise<Credential> {
   const env: Env = c.env;
@@ -72,7 +127,12 @@ export async function authenticate(c: Context<AppEnv>, allowQueryToken: boolean)
     throw new ApiError("NOT_CONFIGURED", "SPOOL_ADMIN_KEY is not configured; the broker refuses all /v1 requests");
   }
   const fromHeader = bearer(c);
-  if (fromHeader !== undefined && timingSafeEqual(fromHeader, env.SPOOL_ADMIN_KEY)) return { type: "admin" };
+  if (fromHeader !== undefined) {
+    if (timingSafeEqual(fromHeader, env.SPOOL_ADMIN_KEY)) return { type: "admin" };
+    // A JWT never holds ':'; an access key credential always does.
+    const colon = fromHeader.indexOf(":");
+    if (colon >= 0) return accessKeyCredential(env, env.SPOOL_ADMIN_KEY, fromHeader.slice(0, colon), fromHeader.slice(colon + 1));
+  }
   const token = fromHeader ?? (allowQueryToken ? c.req.query("token") : undefined);
   if (!token) throw new ApiError("UNAUTHORIZED", "missing credential: send 'Authorization: Bearer <key or token>'");
   const claims = await verifyToken(token, env);
@@ -150,7 +210,7 @@ export const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Route middleware for admin-only routes (minting tokens): a token never suffices. */
+/** Route middleware for admin-only routes (minting tokens, access keys): no token or access key suffices. */
 export function requiresAdmin(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const cred = c.get("credential") ?? (await authenticate(c, false));

@@ -1,11 +1,15 @@
 /**
  * Request plumbing shared by every sub-app: the app factory (validation errors in the
- * API's shape), the body-size limit, the JSON content-type rule and path-name checks.
+ * API's shape), the body-size limit, the JSON content-type and UTF-8 rules and path-name
+ * checks; and the edge rules every request passes: HEAD answered as GET without a body,
+ * `405` with `Allow` for a method a known path does not support, and credentials stripped
+ * from the request (and from anything logged) once authentication has read them.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../durable-objects/shared/errors";
 import type { AppEnv } from "./app-env";
+import { errorResponse } from "./errors";
 import { assertName } from "./names";
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -59,7 +63,13 @@ export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
       contentType: type || null,
     });
   }
-  const text = new TextDecoder().decode(buf);
+  let text: string;
+  try {
+    // Fatal: invalid UTF-8 is refused, never stored as U+FFFD (API.md, Input hygiene).
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf);
+  } catch {
+    throw new ApiError("BAD_REQUEST", "request body is not valid UTF-8");
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -116,4 +126,121 @@ export function validNames(...params: string[]): MiddlewareHandler<AppEnv> {
     }
     await next();
   };
+}
+
+/**
+ * HEAD is GET without a body (Hono routes it so), but handlers that forward the request
+ * itself (the consume socket) would forward a HEAD and then find no body to read: hand
+ * every handler a GET, and drop the body here, cancelling it so an SSE stream started
+ * for a HEAD does not stay open.
+ */
+export const headAsGet: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method !== "HEAD") return next();
+  c.req.raw = new Request(c.req.raw, { method: "GET" });
+  await next();
+  if (c.res.webSocket || c.res.status === 101) return;
+  await c.res.body?.cancel();
+  c.res = new Response(null, c.res);
+};
+
+/** A registered route as Hono lists it (`app.routes`): middleware has the method `ALL`. */
+export interface RegisteredRoute {
+  method: string;
+  path: string;
+}
+
+interface PathMethods {
+  pattern: RegExp;
+  methods: Set<string>;
+}
+
+/** `/v1/queues/:q/consume` → a RegExp matching concrete paths, one segment per parameter. */
+function pathPattern(path: string): RegExp {
+  const source = path
+    .split("/")
+    .map((segment) => {
+      if (segment === "*") return ".*";
+      if (segment.startsWith(":")) return "[^/]+";
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("/");
+  return new RegExp(`^${source}$`);
+}
+
+function methodTable(routes: readonly RegisteredRoute[]): PathMethods[] {
+  const byPath = new Map<string, Set<string>>();
+  for (const r of routes) {
+    if (r.method === "ALL") continue;
+    const methods = byPath.get(r.path) ?? new Set<string>();
+    methods.add(r.method.toUpperCase());
+    byPath.set(r.path, methods);
+  }
+  return [...byPath].map(([path, methods]) => ({ pattern: pathPattern(path), methods }));
+}
+
+const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/** The `Allow` list of the routes matching a path: HEAD with GET, OPTIONS (CORS) always. */
+function allowList(matching: readonly PathMethods[]): string[] {
+  const methods = new Set<string>(["OPTIONS"]);
+  for (const entry of matching) for (const m of entry.methods) methods.add(m);
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].sort((a, b) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b));
+}
+
+/**
+ * `405 METHOD_NOT_ALLOWED` with `Allow` for a method that a known path does not support.
+ * The methods come from the routes registered on the app (read on the first request, once
+ * every route exists), so a new route needs no second list. Paths no route knows fall
+ * through to `404`. Registered after authentication, so an anonymous caller learns nothing.
+ */
+export function methodNotAllowed(routes: () => readonly RegisteredRoute[]): MiddlewareHandler<AppEnv> {
+  let table: PathMethods[] | undefined;
+  return async (c, next) => {
+    table ??= methodTable(routes());
+    const method = c.req.method;
+    const matching = table.filter((e) => e.pattern.test(c.req.path));
+    if (matching.length === 0 || matching.some((e) => e.methods.has(method))) return next();
+    const allow = allowList(matching);
+    const res = errorResponse(c, new ApiError("METHOD_NOT_ALLOWED", `${method} is not supported on this path; use ${allow.join(", ")}`, { allow }));
+    res.headers.set("Allow", allow.join(", "));
+    return res;
+  };
+}
+
+/**
+ * Once `authenticated` has read the credential, the request goes on without it: no
+ * `Authorization` header and no `?token=` in what handlers see or forward to objects, so
+ * no object invocation, trace or log line downstream can carry it.
+ */
+export const withoutCredentials: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const url = new URL(c.req.raw.url);
+  const hasQueryToken = url.searchParams.has("token");
+  if (!hasQueryToken && !c.req.raw.headers.has("authorization")) return next();
+  url.searchParams.delete("token");
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("authorization");
+  c.req.raw = new Request(hasQueryToken ? url.toString() : c.req.raw.url, new Request(c.req.raw, { headers }));
+  await next();
+};
+
+const REDACTIONS: ReadonlyArray<[RegExp, string]> = [
+  [/([?&]token=)[^&#\s"'<>]*/gi, "$1[redacted]"],
+  [/(bearer\s+)\S+/gi, "$1[redacted]"],
+  [/(authorization["']?\s*[:=]\s*["']?)[^"',}\s][^"',}]*/gi, "$1[redacted]"],
+  // Anything shaped like a JWT, wherever it appears.
+  [/\beyJ[\w-]*\.[\w-]+\.[\w-]*/g, "[redacted]"],
+];
+
+/** `text` with credentials (query tokens, bearer values, JWTs) replaced, for logs. */
+export function redactCredentials(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of REDACTIONS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** What a log line may say about a thrown value: its name, message and stack, redacted. */
+export function describeForLog(err: unknown): string {
+  const text = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+  return redactCredentials(text);
 }

@@ -8,10 +8,11 @@ import { authenticate, authenticated } from "./auth";
 import type { AppEnv } from "./app-env";
 import { ApiError } from "../durable-objects/shared/errors";
 import { errorResponse, toApiError } from "./errors";
-import { jsonBody } from "./http";
+import { describeForLog, headAsGet, jsonBody, methodNotAllowed, withoutCredentials } from "./http";
 import { meta } from "./routes/meta";
 import { queues } from "./routes/queues";
 import { tokens } from "./routes/tokens";
+import { keys } from "./routes/keys";
 import { topics } from "./routes/topics";
 import { topicLive } from "./routes/topic-live";
 import { groups } from "./routes/groups";
@@ -20,6 +21,8 @@ import { VERSION } from "./version";
 
 const app = new OpenAPIHono<AppEnv>();
 
+// Handlers only ever see GET for a HEAD (the body is dropped on the way out).
+app.use("*", headAsGet);
 // Browsers call Spool from other origins with bearer tokens (never cookies), so any
 // origin may call; credentials travel in the Authorization header or ?token=.
 app.use("*", cors({
@@ -30,6 +33,9 @@ app.use("*", cors({
   maxAge: 600,
 }));
 app.use("/v1/*", authenticated);
+// From here on the request carries no credential: nothing downstream can log or forward it.
+app.use("/v1/*", withoutCredentials);
+app.use("*", methodNotAllowed(() => app.routes));
 app.use("/v1/*", jsonBody);
 app.route("/", meta);
 app.route("/v1/queues", queues);
@@ -38,6 +44,7 @@ app.route("/v1/topics", topicLive);
 app.route("/v1/topics", groups);
 app.route("/v1/topics", subscriptions);
 app.route("/v1/tokens", tokens);
+app.route("/v1/keys", keys);
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
@@ -48,7 +55,7 @@ app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http
 
 app.notFound(async (c) => {
   // Under /v1 an unauthenticated caller learns nothing about which paths exist.
-  if (c.req.path.startsWith("/v1")) {
+  if (c.req.path.startsWith("/v1") && !c.get("credential")) {
     try {
       await authenticate(c, false);
     } catch (err) {
@@ -60,7 +67,8 @@ app.notFound(async (c) => {
 
 app.onError((err, c) => {
   const apiError = toApiError(err);
-  if (apiError.code === "INTERNAL") console.error("unhandled error", err);
+  // Logged redacted: an error's text may quote a URL or header with a credential in it.
+  if (apiError.code === "INTERNAL") console.error(`unhandled error: ${describeForLog(err)}`);
   return errorResponse(c, apiError);
 });
 

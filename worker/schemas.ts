@@ -17,7 +17,7 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-export { HeadersSchema, MessageIdSchema } from "../durable-objects/shared/message-schemas";
+export { HeadersSchema, MessageBodySchema, MessageIdSchema } from "../durable-objects/shared/message-schemas";
 
 /** Standard error responses, for the OpenAPI document. */
 export function errorResponses(...statuses: number[]): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> {

@@ -6,7 +6,11 @@
  * `capabilities: {"<kind>/<name or prefix*>": [actions]}`. Verification accepts only HS256,
  * tries the current secret and then `SPOOL_TOKEN_SECRET_PREVIOUS` (rotation), and treats
  * every failure alike: the caller gets `null` and answers 401.
+ *
+ * The capability model (actions, patterns, `CapabilitiesSchema`) is shared with access
+ * keys (/v1/keys), which grant exactly what a token with the same capabilities would.
  */
+import { z } from "@hono/zod-openapi";
 import { jwtVerify, SignJWT } from "jose";
 import type { Capabilities } from "./auth";
 import type { Env } from "../durable-objects/env";
@@ -60,6 +64,23 @@ export function capabilityProblem(pattern: string, actions: unknown): string | n
   }
   return null;
 }
+
+/**
+ * The request schema of a capability map (`POST /v1/tokens`, `POST /v1/keys`): 1 to
+ * MAX_CAPABILITIES entries, each accepted by `capabilityProblem`.
+ */
+export const CapabilitiesSchema = z
+  .record(z.string(), z.array(z.string()))
+  .superRefine((caps, ctx) => {
+    const entries = Object.entries(caps);
+    if (entries.length === 0) ctx.addIssue({ code: "custom", message: "at least one capability is required" });
+    if (entries.length > MAX_CAPABILITIES) ctx.addIssue({ code: "custom", message: `at most ${MAX_CAPABILITIES} capabilities` });
+    for (const [pattern, actions] of entries) {
+      const problem = capabilityProblem(pattern, actions);
+      if (problem) ctx.addIssue({ code: "custom", path: [pattern], message: problem });
+    }
+  })
+  .openapi("Capabilities", { example: { "topics/chat.*": ["publish", "subscribe"], "queues/jobs": ["send", "receive"] } });
 
 function keyOf(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);

@@ -1,11 +1,14 @@
 /**
  * Catalog: one object (named "catalog") that lists which queues and topics exist, so the
  * list routes need not scan anything. Queue and topic objects register themselves when
- * first created and unregister when deleted.
+ * first created and unregister when deleted. It also keeps the access keys (keys.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { migrate } from "../shared/sql";
+import { now } from "../shared/clock";
+import type { Result } from "../../protocol/errors";
+import { KEY_MIGRATIONS, KeyStore, type AccessKeyCredential, type AccessKeyPage, type KeyCapabilities, type NewAccessKey } from "./keys";
 
 const MIGRATIONS = [
   `CREATE TABLE entries (
@@ -29,9 +32,40 @@ export interface CatalogEntry {
 export const CATALOG_NAME = "catalog";
 
 export class Catalog extends DurableObject<Env> {
+  #keys: KeyStore;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, MIGRATIONS));
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql, MIGRATIONS);
+      migrate(ctx.storage.sql, KEY_MIGRATIONS, "keys");
+    });
+    const masters = (): string[] => [env.SPOOL_TOKEN_SECRET, env.SPOOL_TOKEN_SECRET_PREVIOUS].filter((s): s is string => !!s);
+    this.#keys = new KeyStore(ctx.storage.sql, masters);
+  }
+
+  // Access keys (keys.ts): the Worker's /v1/keys routes and authentication call these.
+
+  /** Makes an access key; its secret is in this answer only. */
+  async createAccessKey(capabilities: KeyCapabilities, description: string | null): Promise<Result<NewAccessKey>> {
+    if (!this.env.SPOOL_TOKEN_SECRET) {
+      return { ok: false, error: { code: "NOT_CONFIGURED", message: "SPOOL_TOKEN_SECRET is not configured; access keys cannot be stored" } };
+    }
+    return { ok: true, value: await this.#keys.create(capabilities, description, now()) };
+  }
+
+  /** A key and its secret, for authentication; null when unknown or revoked. */
+  accessKey(accessKeyId: string): Promise<AccessKeyCredential | null> {
+    return this.#keys.credential(accessKeyId);
+  }
+
+  listAccessKeys(limit: number, after?: string): AccessKeyPage {
+    return this.#keys.list(limit, after);
+  }
+
+  /** Revokes a key; false when there was none. */
+  deleteAccessKey(accessKeyId: string): boolean {
+    return this.#keys.delete(accessKeyId);
   }
 
   /** Adds or updates an entry; `createdAt` of an existing entry is kept. */

@@ -1,16 +1,18 @@
 // The authorisation matrix: for every route of the action table (auth-routes.ts), a token
 // with exactly the capability it needs gets past auth, and tokens with every other
-// capability get 403; bad tokens get 401; ?token= works only on streaming routes.
+// capability get 403; bad tokens get 401; ?token= works only on streaming routes. Access
+// keys follow the same capability model: the same pass/403 split holds for them.
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../worker/tokens";
-import { ALL_CAPABILITIES, documentedRoutes, type Names, ROUTE_ACTIONS, send } from "./auth-routes";
+import { accessKey, ALL_CAPABILITIES, documentedRoutes, type Names, ROUTE_ACTIONS, send } from "./auth-routes";
 import { ADMIN_KEY, BASE, call, callJson, uniqueName } from "./helpers";
 import { forge, tamper, type Caps } from "./token-helpers";
 
 /** Bodies that get a request past validation, so "passes" means the handler ran. */
 const BODIES: Record<string, (n: Names) => unknown> = {
   "POST /v1/tokens": () => ({ ttl: 60, capabilities: { "queues/x": ["send"] } }),
+  "POST /v1/keys": () => ({ capabilities: { "queues/x": ["send"] } }),
   "POST /v1/queues/{q}/messages": () => ({ body: "m" }),
   "POST /v1/queues/{q}/ack": () => ({ receipts: ["bogus"] }),
   "POST /v1/queues/{q}/nack": () => ({ receipts: ["bogus"] }),
@@ -27,9 +29,10 @@ beforeAll(async () => {
   documented = new Set(await documentedRoutes());
 });
 
-/** Fresh names with the queue, topic, group and subscription created by the admin. */
+/** Fresh names with the queue, topic, group, subscription and an access key created by the admin. */
 async function seeded(): Promise<Names> {
-  const names = { q: uniqueName("mq"), t: uniqueName("mt"), g: uniqueName("mg"), s: uniqueName("ms") };
+  const { accessKeyId } = await accessKey({ "queues/zz-seeded": ["send"] });
+  const names = { q: uniqueName("mq"), t: uniqueName("mt"), g: uniqueName("mg"), s: uniqueName("ms"), accessKeyId };
   await call("PUT", `/v1/queues/${names.q}`, { body: {} });
   await call("PUT", `/v1/topics/${names.t}`, { body: {} });
   await call("PUT", `/v1/topics/${names.t}/groups/${names.g}`, { body: {} });
@@ -65,13 +68,16 @@ describe("auth matrix - per route", () => {
     }
 
     if (need.type === "admin") {
-      it(`${route} - the admin key passes; a token with every capability is 403`, async (ctx) => {
+      it(`${route} - the admin key passes; a token or an access key with every capability is 403`, async (ctx) => {
         if (!documented.has(route)) ctx.skip();
         const names = await seeded();
         const body = BODIES[route]?.(names);
-        const everything = await token(Object.fromEntries([["queues/*", ["send", "receive", "manage"]], ["topics/*", ["publish", "subscribe", "consume", "manage"]]]));
-        expect((await send(route, names, ADMIN_KEY, { body })).status).toBeLessThan(300);
+        const all = Object.fromEntries([["queues/*", ["send", "receive", "manage"]], ["topics/*", ["publish", "subscribe", "consume", "manage"]]]);
+        const everything = await token(all);
         expect(await send(route, names, everything, { body })).toEqual({ status: 403, code: "FORBIDDEN" });
+        expect(await send(route, names, (await accessKey(all)).credential, { body })).toEqual({ status: 403, code: "FORBIDDEN" });
+        // Last, as it may delete what the route acts on.
+        expect((await send(route, names, ADMIN_KEY, { body })).status).toBeLessThan(300);
         expect((await send(route, names, null, { body })).status).toBe(401);
       });
       continue;
@@ -111,6 +117,18 @@ describe("auth matrix - per route", () => {
       await passes({ [exact(names)]: [action] }, "exactly its capability");
     });
 
+    it(`${route} - an access key with exactly '${action}' passes; one with every other action is 403`, async (ctx) => {
+      if (!documented.has(route)) ctx.skip();
+      const names = await seeded();
+      const body = BODIES[route]?.(names);
+      const others = ALL_CAPABILITIES.filter(([k, a]) => k === kind && a !== action).map(([, a]) => a);
+      const lacking = await accessKey({ [exact(names)]: others });
+      expect(await send(route, names, lacking.credential, { body })).toEqual({ status: 403, code: "FORBIDDEN" });
+      const res = await send(route, names, (await accessKey({ [exact(names)]: [action] })).credential, { body });
+      expect([401, 403], JSON.stringify(res)).not.toContain(res.status);
+      expect(res.status).toBeLessThan(500);
+    });
+
     it(`${route} - 401 without a credential and for expired, tampered and alg-none tokens`, async (ctx) => {
       if (!documented.has(route)) ctx.skip();
       const names = await seeded();
@@ -121,12 +139,14 @@ describe("auth matrix - per route", () => {
       const widened = tamper(narrow, (c) => (c.capabilities = caps));
       const unsigned = await forge(caps, { alg: "none" });
       const hs512 = await forge(caps, { alg: "HS512" });
-      for (const [what, auth] of [["none", null], ["expired", expired], ["tampered", widened], ["alg none", unsigned], ["HS512", hs512], ["garbage", "x.y.z"]] as const) {
+      const unknownKey = `SPK${"A".repeat(20)}:${"s".repeat(40)}`;
+      for (const [what, auth] of [["none", null], ["expired", expired], ["tampered", widened], ["alg none", unsigned], ["HS512", hs512], ["garbage", "x.y.z"],
+        ["unknown access key", unknownKey], ["admin key id with a wrong secret", "admin:wrong"]] as const) {
         expect(await send(route, names, auth, { body }), what).toEqual({ status: 401, code: "UNAUTHORIZED" });
       }
     });
 
-    it(`${route} - ?token= is ${stream ? "accepted (streaming route)" : "ignored (header only)"}; the admin key never is`, async (ctx) => {
+    it(`${route} - ?token= is ${stream ? "accepted (streaming route)" : "ignored (header only)"}; the admin key and access keys never are`, async (ctx) => {
       if (!documented.has(route)) ctx.skip();
       const names = await seeded();
       const body = BODIES[route]?.(names);
@@ -134,6 +154,8 @@ describe("auth matrix - per route", () => {
       if (stream) expect([401, 403]).not.toContain(viaQuery.status);
       else expect(viaQuery).toEqual({ status: 401, code: "UNAUTHORIZED" });
       expect(await send(route, names, null, { body, queryToken: ADMIN_KEY })).toEqual({ status: 401, code: "UNAUTHORIZED" });
+      const key = await accessKey({ [exact(names)]: [action] });
+      expect(await send(route, names, null, { body, queryToken: key.credential }), "an access key in a URL").toEqual({ status: 401, code: "UNAUTHORIZED" });
       if (stream) {
         const wrong = await send(route, names, null, { body, queryToken: await token({ [`${kind}/zz-other`]: [action] }) });
         expect(wrong).toEqual({ status: 403, code: "FORBIDDEN" });

@@ -5,7 +5,7 @@
  * README "Which action each route needs" is this table in prose.
  */
 import { exports } from "cloudflare:workers";
-import { BASE } from "./helpers";
+import { ADMIN_KEY, BASE } from "./helpers";
 
 export type Kind = "queues" | "topics";
 export type Need =
@@ -19,6 +19,9 @@ const t = (action: string, extra: { list?: boolean; stream?: "ws" | "sse" } = {}
 export const ROUTE_ACTIONS: Record<string, Need> = {
   "GET /health": { type: "public" },
   "POST /v1/tokens": { type: "admin" },
+  "POST /v1/keys": { type: "admin" },
+  "GET /v1/keys": { type: "admin" },
+  "DELETE /v1/keys/{accessKeyId}": { type: "admin" },
 
   "GET /v1/queues": q("manage", { list: true }),
   "PUT /v1/queues/{q}": q("manage"),
@@ -58,12 +61,25 @@ export const ALL_CAPABILITIES: ReadonlyArray<readonly [Kind, string]> = [
   ["topics", "publish"], ["topics", "subscribe"], ["topics", "consume"], ["topics", "manage"],
 ];
 
-export interface Names { q: string; t: string; g: string; s: string }
+/** A queue, a topic, a group, a subscription and an access key (by id) a request acts on. */
+export interface Names { q: string; t: string; g: string; s: string; accessKeyId: string }
+
+/** A fresh access key from `POST /v1/keys` (admin key), as the `id:secret` a Bearer header carries. */
+export async function accessKey(capabilities: Record<string, string[]>): Promise<{ credential: string; accessKeyId: string }> {
+  const res = await exports.default.fetch(new Request(`${BASE}/v1/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ capabilities }),
+  }));
+  const body = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+  if (res.status !== 201) throw new Error(`creating an access key failed: ${res.status} ${JSON.stringify(body)}`);
+  return { credential: `${body.accessKeyId}:${body.secretAccessKey}`, accessKeyId: body.accessKeyId };
+}
 
 /** The concrete path of a route (`"GET /v1/queues/{q}"`) for these names. */
 export function pathOf(route: string, names: Names): { method: string; path: string } {
   const [method, template] = route.split(" ") as [string, string];
-  const path = template.replace(/\{(q|t|g|s)\}/g, (_, p: keyof Names) => names[p]);
+  const path = template.replace(/\{(q|t|g|s|accessKeyId)\}/g, (_, p: keyof Names) => names[p]);
   return { method, path };
 }
 

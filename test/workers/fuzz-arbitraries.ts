@@ -26,18 +26,35 @@ const numberish = fc.oneof({ weight: 4, arbitrary: smallInt }, { weight: 1, arbi
 /** `wait` stays out of 1-20 so no request long-polls. */
 const waitish = fc.constantFrom(0, -1, 21, 0.5, "1", null);
 
+/** Header names that break naive maps: prototype keys (as own keys, via JSON.parse) and unicode. */
+const oddHeaders = fc.constantFrom(
+  '{"__proto__":"p"}', '{"constructor":"c","toString":"t"}', '{"__proto__":"p","hasOwnProperty":"h","valueOf":"v"}',
+  '{"ключ":"значение","🔑":"k","é":"e"}', '{"":"empty name"}', '{"__proto__":1}',
+).map((json) => JSON.parse(json) as Record<string, unknown>);
+
+/** The odd names in headers the server must accept and keep exactly. */
+const validOddHeaders = oddHeaders.filter((h) => Object.entries(h).every(([k, v]) => k !== "" && typeof v === "string"));
+
 const headersish = fc.oneof(
   fc.dictionary(printable(20), printable(40), { maxKeys: 4 }),
+  oddHeaders,
   fc.constant(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`h${i}`, "v"]))),
   fc.constant({ h: "x".repeat(5000) }),
   fc.constant({ ["x".repeat(300)]: "v" }),
   fc.constant("not-an-object"),
 );
 
+/** Arrays and objects nested around MAX_BODY_DEPTH (64): both sides of the limit. */
+const nestedValue = fc.tuple(fc.integer({ min: 1, max: 130 }), fc.boolean()).map(([depth, objects]) => {
+  let v: unknown = 0;
+  for (let i = 0; i < depth; i++) v = objects && i % 2 ? { k: v } : [v];
+  return v;
+});
+
 function messageish(names: readonly string[]): fc.Arbitrary<Record<string, unknown>> {
   return fc.record(
     {
-      body: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant("x".repeat(300_000))),
+      body: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant("x".repeat(300_000)), nestedValue),
       id: fc.oneof(printable(10), fc.constant(""), fc.constant("x".repeat(129)), fc.constant("\u0001"), fc.integer()),
       key: fc.oneof(printable(10), fc.constant(""), fc.constant("k".repeat(257))),
       group: fc.oneof(nameish(names), fc.integer()),
@@ -48,8 +65,23 @@ function messageish(names: readonly string[]): fc.Arbitrary<Record<string, unkno
   );
 }
 
-/** A request body: absent, near-valid for some route, random JSON, or not JSON at all. */
-export function bodyish(names: readonly string[]): fc.Arbitrary<string | undefined> {
+/** JSON text of message bodies too deep to build as values (a recursive walk would overflow). */
+const deepText = fc.tuple(fc.constantFrom(65, 4_000, 100_000), fc.boolean()).map(([depth, batch]) => {
+  const body = `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+  return batch ? `{"messages":[{"body":1},{"body":${body}}]}` : `{"body":${body}}`;
+});
+
+/** Bytes that are not UTF-8 (lone continuation, bad lead, overlong, surrogate, truncated) inside JSON. */
+const invalidUtf8 = fc.tuple(
+  fc.constantFrom([0x80], [0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]),
+  fc.uint8Array({ maxLength: 8 }),
+).map(([bad, noise]) => {
+  const enc = new TextEncoder();
+  return new Uint8Array([...enc.encode('{"body":"'), ...bad, ...noise.filter((b) => b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c), ...enc.encode('"}')]);
+});
+
+/** A request body: absent, near-valid for some route, random JSON, deep, raw bytes or not JSON at all. */
+export function bodyish(names: readonly string[]): fc.Arbitrary<string | Uint8Array | undefined> {
   const near = fc.record(
     {
       messages: fc.oneof(fc.array(messageish(names), { maxLength: 3 }), fc.constant([]), fc.constant(Array.from({ length: 1001 }, () => ({ body: 1 })))),
@@ -85,6 +117,8 @@ export function bodyish(names: readonly string[]): fc.Arbitrary<string | undefin
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
     { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
     { weight: 1, arbitrary: fc.constantFrom("{", "[1,", "\u0000", "x".repeat(1024 * 1024 + 1), "{}".repeat(10)) },
+    { weight: 1, arbitrary: deepText },
+    { weight: 1, arbitrary: fc.oneof(invalidUtf8, fc.uint8Array({ maxLength: 32 })) },
   );
 }
 
@@ -94,7 +128,7 @@ export function bodyish(names: readonly string[]): fc.Arbitrary<string | undefin
  */
 function validBody(route: string, names: readonly string[]): fc.Arbitrary<unknown> {
   const fuzzName = fc.constantFrom(...names.filter((n) => n.startsWith("fz-")));
-  const msg = fc.record({ body: fc.jsonValue({ maxDepth: 2 }), id: printable(8).filter((x) => x.length > 0), key: printable(6).filter((x) => x.length > 0), headers: fc.dictionary(printable(6).filter((x) => x.length > 0), printable(8), { maxKeys: 3 }) }, { requiredKeys: ["body"] });
+  const msg = fc.record({ body: fc.jsonValue({ maxDepth: 2 }), id: printable(8).filter((x) => x.length > 0), key: printable(6).filter((x) => x.length > 0), headers: fc.oneof(fc.dictionary(printable(6).filter((x) => x.length > 0), printable(8), { maxKeys: 3 }), validOddHeaders) }, { requiredKeys: ["body"] });
   const receipts = fc.record({ receipts: fc.array(printable(40), { minLength: 1, maxLength: 3 }) });
   const bodies: Record<string, fc.Arbitrary<unknown>> = {
     "POST /v1/tokens": fc.record({ ttl: fc.integer({ min: 1, max: 600 }), capabilities: fc.constant({ "queues/fz-*": ["send"] }) }),
@@ -117,14 +151,14 @@ function validBody(route: string, names: readonly string[]): fc.Arbitrary<unknow
 }
 
 const ROUTES = Object.keys(ROUTE_ACTIONS);
-const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+export const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
 export interface FuzzRequest {
   method: string;
   path: string;
   credential: number;
   headers: Record<string, string>;
-  body: string | undefined;
+  body: string | Uint8Array | undefined;
 }
 
 /**

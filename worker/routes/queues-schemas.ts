@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { CONFIG_RANGES, LIMITS } from "../../durable-objects/queue/config";
 import { LOCATION_HINTS } from "../../durable-objects/env";
-import { HeadersSchema, MessageIdSchema, NameSchema } from "../schemas";
+import { HeadersSchema, MessageBodySchema, MessageIdSchema, NameSchema } from "../schemas";
 
 const int = (range: readonly [number, number]) => z.number().int().min(range[0]).max(range[1]);
 
@@ -43,7 +43,7 @@ export const InfoSchema = z.object({ name: z.string(), config: ConfigSchema, sta
 export const ListSchema = z.object({ queues: z.array(z.object({ name: z.string(), stats: StatsSchema })) });
 
 const messageFields = {
-  body: z.unknown().optional().openapi({ description: "any JSON value (required)" }),
+  body: MessageBodySchema.optional().openapi({ description: "any JSON value, nested at most 64 deep (required)" }),
   id: MessageIdSchema.optional(),
   group: z.string().min(1).max(256).optional().openapi({ description: "FIFO group" }),
   delay: int(CONFIG_RANGES.delay).optional().openapi({ description: "seconds before it becomes visible" }),

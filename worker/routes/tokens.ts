@@ -1,27 +1,14 @@
 /**
- * /v1/tokens: minting capability tokens. Admin key only: a token never mints tokens, so a
- * leaked browser token cannot widen itself.
+ * /v1/tokens: minting capability tokens. Admin key only: neither a token nor an access key
+ * mints tokens, so a leaked credential cannot widen itself or outlive its revocation.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requiresAdmin } from "../auth";
 import { newApp } from "../http";
 import { errorResponses } from "../schemas";
-import { capabilityProblem, MAX_CAPABILITIES, MAX_TTL_SECONDS, MIN_TTL_SECONDS, mintToken } from "../tokens";
+import { CapabilitiesSchema, MAX_TTL_SECONDS, MIN_TTL_SECONDS, mintToken } from "../tokens";
 
 export const tokens = newApp();
-
-const CapabilitiesSchema = z
-  .record(z.string(), z.array(z.string()))
-  .superRefine((caps, ctx) => {
-    const entries = Object.entries(caps);
-    if (entries.length === 0) ctx.addIssue({ code: "custom", message: "at least one capability is required" });
-    if (entries.length > MAX_CAPABILITIES) ctx.addIssue({ code: "custom", message: `at most ${MAX_CAPABILITIES} capabilities` });
-    for (const [pattern, actions] of entries) {
-      const problem = capabilityProblem(pattern, actions);
-      if (problem) ctx.addIssue({ code: "custom", path: [pattern], message: problem });
-    }
-  })
-  .openapi({ example: { "topics/chat.*": ["publish", "subscribe"], "queues/jobs": ["send", "receive"] } });
 
 const MintBody = z
   .object({
