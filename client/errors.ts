@@ -5,9 +5,9 @@
  * The codes come from the server's own dependency-free table, so the two never disagree;
  * a code added there fails this file's type-check until it is given a family.
  */
-import { ErrorCodes, isErrorCode, type ErrorCode } from "../protocol/errors";
+import { ErrorCodes, isErrorCode, type ErrorCode } from "../protocol/errors.js";
 
-export { ErrorCodes, type ErrorCode } from "../protocol/errors";
+export { ErrorCodes, type ErrorCode } from "../protocol/errors.js";
 
 /** Codes the client raises itself; they never come from the server. */
 export type ClientErrorCode = "CONNECTION_FAILED" | "GAP" | "CLOSED" | "TIMEOUT";
@@ -74,7 +74,7 @@ export class GapError extends SpoolError {
 
 type ErrorClass = new (init: SpoolErrorInit) => SpoolError;
 
-/** Every server code and its family. Exhaustive: a new code in error-codes.ts must be placed. */
+/** Every server code and its family. Exhaustive: a new code in protocol/errors.ts must be placed. */
 export const ERROR_FAMILIES: { readonly [C in ErrorCode]: ErrorClass } = {
   BAD_REQUEST: InvalidRequestError,
   INVALID_NAME: InvalidRequestError,

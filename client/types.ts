@@ -1,14 +1,14 @@
 /**
  * Every message and config shape of the public API (API.md), as the client sends and
  * receives them. Plain types: nothing here exists at run time. Where the server has a type
- * for a shape (queue-types.ts, topic-types.ts, topic-groups-types.ts, topic-config.ts) it
+ * for a shape (protocol/queues.ts, topics.ts, groups.ts) it
  * is imported type-only, so the two cannot drift and no server code reaches the bundle.
  */
-import type { TopicMessage as WireTopicMessage } from "../protocol/topics";
-import type * as Q from "../protocol/queues";
-import type * as G from "../protocol/groups";
-import type { ErrorCode } from "../protocol/errors";
-import type { TopicConfig as ServerTopicConfig } from "../protocol/topics";
+import type { TopicMessage as WireTopicMessage } from "../protocol/topics.js";
+import type * as Q from "../protocol/queues.js";
+import type * as G from "../protocol/groups.js";
+import type { ErrorCode } from "../protocol/errors.js";
+import type { TopicConfig as ServerTopicConfig } from "../protocol/topics.js";
 
 /** Message headers: string → string, at most 32 entries. */
 export type MessageHeaders = Record<string, string>;

@@ -26,7 +26,7 @@ export interface Env {
   SPOOL_ALLOW_PRIVATE_WEBHOOKS?: string;
   /** Largest accepted request body in bytes (default 8 MiB). */
   SPOOL_MAX_BODY_BYTES?: string;
-  /** Most open WebSockets per Durable Object (default 5000; durable-objects/ws-limits.ts). */
+  /** Most open WebSockets per Durable Object (default 5000; protocol/limits.ts). */
   SPOOL_MAX_SOCKETS_PER_OBJECT?: string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The RPC contract of QueueObject: what the Worker routes and other Durable Objects (topic
  * subscription forwarders, consumer-group dead-lettering) pass in and get back. Every
- * method returns `Result<T>` (worker/errors.ts) because RPC loses error classes.
+ * method returns `Result<T>` (protocol/errors.ts) because RPC loses error classes.
  *
  * Dependency-free (the client SDK imports these types).
  *
@@ -173,6 +173,6 @@ export interface ExtendResult { extended: number; failed: ReceiptFailure[] }
 export interface RedriveOptions {
   /** Target queue; default: each dead letter's origin queue. */
   to?: string;
-  /** Most letters to move in this call (default and cap in queue-config.ts). */
+  /** Most letters to move in this call (default and cap in protocol/limits.ts). */
   max?: number;
 }

@@ -17,6 +17,7 @@ import { ack, extend, heldBy, nack, releaseConsumer, takeMessages } from "./leas
 import type { Env } from "../env";
 import { now } from "../shared/clock";
 import { CloseCodes, checkFrame, closeFor, hasSocketRoom, newSocketLimits, socketLimitResponse, type SocketLimits } from "../shared/socket-limits";
+import { errorFrame, refusal } from "../shared/refusals";
 
 /** Header the Worker sets with the credential's expiry (ms), for tokens. */
 export const EXPIRES_HEADER = "x-spool-credential-expires";
@@ -89,9 +90,9 @@ export class Consumers {
    */
   async accept(request: Request): Promise<Response> {
     const exists = this.host.transact(() => ok(null));
-    if (!exists.ok) return refuse(exists.error, 404);
+    if (!exists.ok) return refusal(exists.error);
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return refuse({ code: "UPGRADE_REQUIRED", message: "this endpoint needs a WebSocket upgrade" }, 426);
+      return refusal({ code: "UPGRADE_REQUIRED", message: "this endpoint needs a WebSocket upgrade" });
     }
     if (!hasSocketRoom(this.ctx, this.env)) return socketLimitResponse(this.env);
     const pair = new WebSocketPair();
@@ -198,10 +199,6 @@ export class Consumers {
   }
 }
 
-function refuse(error: ErrorValue, status: number): Response {
-  return Response.json({ error }, { status });
-}
-
 function trySend(ws: WebSocket, frame: unknown): void {
   try {
     ws.send(JSON.stringify(frame));
@@ -211,7 +208,11 @@ function trySend(ws: WebSocket, frame: unknown): void {
 }
 
 function sendError(ws: WebSocket, code: ErrorCode, message: string): void {
-  trySend(ws, { type: "error", code, message });
+  try {
+    ws.send(errorFrame(code, message));
+  } catch {
+    // The socket is closing; its leases are released by webSocketClose.
+  }
 }
 
 function close(ws: WebSocket, code: number, reason: string): void {

@@ -14,7 +14,7 @@
  *   if (!verdict.ok) return closeFor(ws, verdict);
  *   ws.serializeAttachment(att); // the budget moved
  */
-import type { ErrorBody } from "../../protocol/errors";
+import { refusal } from "./refusals";
 import { FRAME_BURST, FRAMES_PER_SECOND, MAX_FRAME_BYTES, MAX_SOCKETS_PER_OBJECT } from "../../protocol/limits";
 import { CloseCodes, newFrameBudget, spendFrame, type CloseCode, type FrameBudget } from "../../protocol/sockets";
 
@@ -95,8 +95,5 @@ export function hasSocketRoom(ctx: { getWebSockets(): unknown[] }, env: { SPOOL_
  */
 export function socketLimitResponse(env: { SPOOL_MAX_SOCKETS_PER_OBJECT?: string }): Response {
   const limit = maxSockets(env);
-  const body: ErrorBody = {
-    error: { code: "RATE_LIMITED", message: `this object already has ${limit} open sockets`, details: { limit } },
-  };
-  return Response.json(body, { status: 429, headers: { "Retry-After": "5" } });
+  return refusal({ code: "RATE_LIMITED", message: `this object already has ${limit} open sockets`, details: { limit }, retryAfter: 5 });
 }

@@ -38,7 +38,7 @@ export class TopicPartition extends DurableObject<Env> {
   readonly live: LiveSubscribers;
   readonly groups: ConsumerGroups;
   readonly forwarder: Forwarder;
-  private readonly modules: PartitionModule[];
+  readonly #modules: PartitionModule[];
   /** The object's one alarm, cached: every module's deadline goes through it. */
   readonly #scheduler: AlarmScheduler;
 
@@ -46,17 +46,17 @@ export class TopicPartition extends DurableObject<Env> {
     super(ctx, env);
     this.#scheduler = new AlarmScheduler(ctx.storage);
     const hooks: PartitionHooks = {
-      afterAppend: (entries) => this.afterAppend(entries),
-      scheduleAlarm: () => this.scheduleAlarm(),
+      afterAppend: (entries) => this.#afterAppend(entries),
+      scheduleAlarm: () => this.#scheduleAlarm(),
       alarmBy: (deadline) => this.#scheduler.armBy(deadline),
     };
     this.log = new TopicLog(ctx, env, hooks);
     this.live = new LiveSubscribers(ctx, env, this.log, hooks);
     this.groups = new ConsumerGroups(ctx, env, this.log, hooks);
     this.forwarder = new Forwarder(ctx, env, this.log, hooks);
-    this.modules = [this.log, this.live, this.groups, this.forwarder];
+    this.#modules = [this.log, this.live, this.groups, this.forwarder];
     ctx.blockConcurrencyWhile(async () => {
-      for (const m of this.modules) m.migrate();
+      for (const m of this.#modules) m.migrate();
     });
   }
 
@@ -146,7 +146,7 @@ export class TopicPartition extends DurableObject<Env> {
     }
     await this.#scheduler.clear();
     await this.ctx.storage.deleteAll();
-    for (const m of this.modules) m.migrate();
+    for (const m of this.#modules) m.migrate();
   }
 
   // ---- RPC: consumer groups (topics part 2) ----
@@ -189,7 +189,7 @@ export class TopicPartition extends DurableObject<Env> {
     const stale = await this.#stale(info, input.partition);
     if (stale) return stale;
     const result = this.forwarder.put(input);
-    await this.scheduleAlarm();
+    await this.#scheduleAlarm();
     return result;
   }
 
@@ -200,7 +200,7 @@ export class TopicPartition extends DurableObject<Env> {
   /** Removes the subscription here; forwarding stops at once (an in-flight webhook call is aborted). */
   async deleteSubscription(name: string): Promise<Result<{ deleted: boolean }>> {
     const result = this.forwarder.delete(name);
-    await this.scheduleAlarm();
+    await this.#scheduleAlarm();
     return result;
   }
 
@@ -235,19 +235,19 @@ export class TopicPartition extends DurableObject<Env> {
     this.#scheduler.fired();
     const at = now();
     try {
-      for (const m of this.modules) await m.onAlarm(at);
+      for (const m of this.#modules) await m.onAlarm(at);
     } finally {
-      await this.scheduleAlarm();
+      await this.#scheduleAlarm();
     }
   }
 
   /** Sets the one alarm to the earliest deadline any module has, or clears it. */
-  async scheduleAlarm(): Promise<void> {
-    await this.#scheduler.arm(earliestOf(...this.modules.map((m) => m.nextDeadline())));
+  async #scheduleAlarm(): Promise<void> {
+    await this.#scheduler.arm(earliestOf(...this.#modules.map((m) => m.nextDeadline())));
   }
 
   /** Called by the log after an append committed; never awaits slow consumers. */
-  private afterAppend(entries: LogEntry[]): void {
+  #afterAppend(entries: LogEntry[]): void {
     this.live.onAppend(entries);
     this.groups.onAppend(entries);
     this.forwarder.onAppend(entries);

@@ -1,5 +1,5 @@
 /**
- * Request and response schemas of /v1/queues. Ranges come from durable-objects/queue-config.ts
+ * Request and response schemas of /v1/queues. Ranges come from protocol/limits.ts
  * so the edge and the object agree on them.
  */
 import { z } from "@hono/zod-openapi";

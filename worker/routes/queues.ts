@@ -1,14 +1,14 @@
 /**
  * /v1/queues: point-to-point queues. Each route authorises, validates, and makes one RPC
- * call on the queue's object (durable-objects/queue.ts), whose method has the route's name.
+ * call on the queue's object (durable-objects/queue/object.ts), whose method has the route's name.
  */
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
 import { EXPIRES_HEADER } from "../../durable-objects/queue/consumers";
 import type { QueueSendInput, QueueStats } from "../../protocol/queues";
 import { credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
-import type { ErrorBody } from "../../protocol/errors";
 import { ApiError, unwrap } from "../../durable-objects/shared/errors";
+import { fromRefusal } from "../../durable-objects/shared/refusals";
 import { type Result } from "../../protocol/errors";
 import { newApp, validNames } from "../http";
 import { catalogStub, queueStub } from "../../durable-objects/env";
@@ -192,8 +192,6 @@ queues.openapi(
     const res = await queueStub(c.env, c.req.valid("param").q).fetch(new Request(c.req.raw, { headers }));
     if (res.webSocket) return res;
     // A refusal from the object (not found, socket cap) arrives in the error shape.
-    const refused = (await res.json()) as ErrorBody;
-    const retryAfter = Number(res.headers.get("retry-after") ?? "NaN");
-    throw new ApiError(refused.error.code, refused.error.message, refused.error.details, Number.isFinite(retryAfter) ? retryAfter : undefined);
+    throw await fromRefusal(res);
   },
 );

@@ -4,7 +4,8 @@
  * client may send (`ack`, `publish`). Refusals are answered the way the API answers
  * errors: a JSON error body for the upgrade, an `error` frame on an open socket.
  */
-import { ErrorCodes, type ErrorCode } from "../../../protocol/errors";
+import type { ErrorCode } from "../../../protocol/errors";
+import { refusal } from "../../shared/refusals";
 import type { LogReader } from "../types";
 
 /** Where delivery starts, and the offset a `gap` frame starts at when `from` is gone. */
@@ -52,12 +53,8 @@ export function ackOffset(frame: { offset?: unknown }): number | null {
   return typeof o === "number" && Number.isSafeInteger(o) && o >= 0 ? o : null;
 }
 
-export function errorFrame(code: ErrorCode, message: string): string {
-  return JSON.stringify({ type: "error", code, message });
-}
+export { errorFrame } from "../../shared/refusals";
 
 export function errorResponse(code: ErrorCode, message: string, details?: Record<string, unknown>): Response {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (ErrorCodes[code] === 429) headers["retry-after"] = "1";
-  return new Response(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }), { status: ErrorCodes[code], headers });
+  return refusal({ code, message, ...(details ? { details } : {}) });
 }

@@ -95,7 +95,7 @@ export async function configureTopic(
   }
   if (mode === "put" || created) {
     await propagate(pc.env, info);
-    // Subscriptions reach partitions added by a growth (forward-sync.ts; no-op otherwise).
+    // Subscriptions reach partitions added by a growth (forward/sync.ts; no-op otherwise).
     if (!created) await copySubscriptions(pc.env, info, 1);
     await catalogStub(pc.env).register("topics", topic, info.createdAt, { partitions: info.config.partitions });
   }

@@ -49,8 +49,6 @@ export interface ReadRequest {
   limit: number;
 }
 
-export type ReadOutcome = { stale: true } | { stale: false; messages: LogEntry[]; first: number; next: number };
-
 /** One partition's line in GET /v1/topics/{t}. */
 export interface PartitionStats {
   partition: number;
@@ -62,4 +60,3 @@ export interface PartitionStats {
   groups: Array<{ name: string; lag: number }>;
 }
 
-export type StatsOutcome = { stale: true } | ({ stale: false } & PartitionStats);
