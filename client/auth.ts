@@ -15,22 +15,44 @@ export const TOKEN_REFRESH_FRACTION = 0.2;
 
 export interface CredentialOptions {
   /** A fixed credential: the admin key (server side only) or a token. */
-  token?: string;
+  token?: string | undefined;
   /** Called for a fresh token at start, before the current one expires, and after a `401`. */
-  getToken?: () => TokenSource | Promise<TokenSource>;
+  getToken?: (() => TokenSource | Promise<TokenSource>) | undefined;
+}
+
+interface Current {
+  token: string;
+  expiresAt: number | undefined;
+  fetchedAt: number;
 }
 
 export class Credentials {
-  private current: { token: string; expiresAt?: number; fetchedAt: number } | undefined;
+  private current: Current | undefined;
   private pending: Promise<string> | undefined;
-  private readonly getToken?: () => TokenSource | Promise<TokenSource>;
+  private readonly getToken: (() => TokenSource | Promise<TokenSource>) | undefined;
+  /**
+   * False once a server refused an `auth` frame (it predates them): sockets then reconnect
+   * with the fresh token instead of swapping it in place.
+   */
+  socketSwap = true;
 
   constructor(options: CredentialOptions) {
     if (options.token === undefined && options.getToken === undefined) {
       throw new TypeError("Spool: pass `token` or `getToken`");
     }
     this.getToken = options.getToken;
-    if (options.token !== undefined) this.current = { token: options.token, fetchedAt: Date.now() };
+    if (options.token !== undefined) this.current = { token: options.token, expiresAt: undefined, fetchedAt: Date.now() };
+  }
+
+  /**
+   * When the current token is due for a refresh (ms epoch), or undefined when it never is
+   * (a fixed credential, or a token whose expiry is unknown). Open sockets swap their
+   * credential at this time (`{"type":"auth"}`), before the server would close them.
+   */
+  get refreshAt(): number | undefined {
+    const cur = this.current;
+    if (!cur || !this.getToken || cur.expiresAt === undefined) return undefined;
+    return cur.expiresAt - refreshMargin(cur);
   }
 
   /** True when a `401` can be answered by asking `getToken` again. */
@@ -63,11 +85,14 @@ export class Credentials {
   }
 }
 
-function isDue(cur: { expiresAt?: number; fetchedAt: number }, now: number): boolean {
+function refreshMargin(cur: Current): number {
+  const lifetime = Math.max(0, (cur.expiresAt ?? 0) - cur.fetchedAt);
+  return Math.min(TOKEN_REFRESH_MARGIN_MS, lifetime * TOKEN_REFRESH_FRACTION);
+}
+
+function isDue(cur: Current, now: number): boolean {
   if (cur.expiresAt === undefined) return false;
-  const lifetime = Math.max(0, cur.expiresAt - cur.fetchedAt);
-  const margin = Math.min(TOKEN_REFRESH_MARGIN_MS, lifetime * TOKEN_REFRESH_FRACTION);
-  return now >= cur.expiresAt - margin;
+  return now >= cur.expiresAt - refreshMargin(cur);
 }
 
 /** The `exp` claim (as ms epoch) of a JWT, or undefined when the token is not one. */

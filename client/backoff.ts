@@ -17,11 +17,11 @@ export const RECONNECT_MAX_ATTEMPTS = Number.POSITIVE_INFINITY;
 
 /** How a stream reconnects; every field defaults to the constant of the same name. */
 export interface ReconnectOptions {
-  initialDelayMs?: number;
-  maxDelayMs?: number;
-  multiplier?: number;
-  jitter?: number;
-  maxAttempts?: number;
+  initialDelayMs?: number | undefined;
+  maxDelayMs?: number | undefined;
+  multiplier?: number | undefined;
+  jitter?: number | undefined;
+  maxAttempts?: number | undefined;
 }
 
 /**

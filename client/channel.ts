@@ -6,9 +6,9 @@
  */
 export interface ChannelHooks<T> {
   /** The consumer left the loop early (`break`, `return`, a throw in the loop body). */
-  onReturn?: () => void;
+  onReturn?: (() => void) | undefined;
   /** An item was taken; `size` is what remains buffered. */
-  onTake?: (item: T, size: number) => void;
+  onTake?: ((item: T, size: number) => void) | undefined;
 }
 
 export class Channel<T> implements AsyncIterableIterator<T> {

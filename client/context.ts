@@ -3,8 +3,8 @@
  * made it: the HTTP client, the status hub, and the registry of open streams that
  * `close()` shuts down.
  */
-import type { Http } from "./http";
-import type { StatusHub } from "./status";
+import type { Http } from "./http.js";
+import type { StatusHub } from "./status.js";
 
 /** Anything `Spool.close()` must shut down. */
 export interface Closable {

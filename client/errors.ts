@@ -17,9 +17,9 @@ export interface SpoolErrorInit {
   message: string;
   /** HTTP status; 0 for errors raised by the client. */
   status: number;
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
   /** Seconds the server asked us to wait (429, 503). */
-  retryAfter?: number;
+  retryAfter?: number | undefined;
   cause?: unknown;
 }
 
@@ -27,8 +27,8 @@ export interface SpoolErrorInit {
 export class SpoolError extends Error {
   readonly code: ErrorCode | ClientErrorCode | (string & {});
   readonly status: number;
-  readonly details?: Record<string, unknown>;
-  readonly retryAfter?: number;
+  readonly details?: Record<string, unknown> | undefined;
+  readonly retryAfter?: number | undefined;
 
   constructor(init: SpoolErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -86,7 +86,9 @@ export const ERROR_FAMILIES: { readonly [C in ErrorCode]: ErrorClass } = {
   UNAUTHORIZED: AuthError,
   FORBIDDEN: AuthError,
   NOT_FOUND: NotFoundError,
+  GONE: NotFoundError,
   CONFLICT: ConflictError,
+  QUOTA_EXCEEDED: ConflictError,
   RECEIPT_INVALID: ReceiptError,
   QUEUE_FULL: BackpressureError,
   TOPIC_FULL: BackpressureError,
@@ -157,6 +159,7 @@ export function parseRetryAfter(value: string | null): number | undefined {
 export function isTerminal(err: unknown): boolean {
   if (!(err instanceof SpoolError)) return false;
   if (err instanceof GapError || err instanceof ClosedError) return true;
+  if (err instanceof ConnectionError && err.details?.noWebSocket === true) return true; // this runtime never will (Node 20)
   if (err.code === "UNAUTHORIZED") return false;
   return err instanceof InvalidRequestError || err instanceof AuthError || err instanceof NotFoundError || err instanceof ConflictError;
 }

@@ -3,9 +3,21 @@
  * `concurrency` handlers going at once over a local buffer of delivered messages.
  */
 
-/** Context given to a handler: `signal` aborts when its delivery is no longer ours (a queue consumer's connection dropped) or its consumer is stopping. */
+/** What a handler is given beside its message. */
 export interface HandlerContext {
+  /**
+   * Aborts when the message is no longer this handler's to finish: its lease was lost (an
+   * extend failed or the lease ran out), the connection that delivered it dropped, or (for
+   * group consumers) the consumer was closed. An aborted handler's message is not acked.
+   */
   signal: AbortSignal;
+  /**
+   * Set by `idempotent()`: a key unique to this message (stable across redeliveries) to hand
+   * to the effect itself (a payment API's idempotency key, a unique constraint), so that even
+   * the one case the store cannot cover — a crash between the effect and its record — does
+   * not repeat the effect.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 /** Resolving acknowledges the message; throwing (or rejecting) hands it back for redelivery. */
@@ -75,32 +87,33 @@ export async function invoke<M>(handler: MessageHandler<M>, message: M, context:
   await handler(message, context);
 }
 
-/** What queue consumers and group consumers share: counts, and a stop that runs once. */
+/** What queue consumers and group consumers share: counts, and a close that runs once. */
 export abstract class ConsumerBase implements AsyncDisposable {
-  /** Resolves when the consumer has stopped: undefined after `stop()`, or the error that ended it. */
+  /** Resolves when the consumer has stopped: undefined after `close()`, or the error that ended it. */
   abstract readonly closed: Promise<Error | undefined>;
-  /** Messages whose handler resolved, and whose handler threw. */
-  readonly counts = { processed: 0, failed: 0 };
-  private stopping: Promise<void> | undefined;
+  /** Messages whose handler resolved, whose handler threw, and whose lease was lost before they were settled. */
+  readonly counts = { processed: 0, failed: 0, lost: 0 };
+  private closing: Promise<void> | undefined;
 
-  /** The graceful shutdown; called once, by the first `stop()`. */
+  /** The graceful shutdown; called once, by the first `close()`. */
   protected abstract shutdown(): Promise<void>;
 
   protected get isStopping(): boolean {
-    return this.stopping !== undefined;
+    return this.closing !== undefined;
   }
 
-  /** Stops taking messages, lets running handlers finish (and ack), then disconnects. */
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
-    return this.stopping;
-  }
-
+  /** Stops taking messages, hands back what was not started, lets running handlers finish (and ack), then disconnects. */
   close(): Promise<void> {
-    return this.stop();
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** @deprecated Use `close()` (or `await using`); kept for one release. */
+  stop(): Promise<void> {
+    return this.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
+    await this.close();
   }
 }

@@ -3,9 +3,9 @@
  * into typed errors, refreshes the token once on `401`, and retries `429`/`503` after the
  * server's `Retry-After` (bounded), and network failures of idempotent requests.
  */
-import type { Credentials } from "./auth";
-import { sleep } from "./backoff";
-import { ClosedError, ConnectionError, errorFromResponse, SpoolError } from "./errors";
+import type { Credentials } from "./auth.js";
+import { sleep } from "./backoff.js";
+import { ClosedError, ConnectionError, errorFromResponse, SpoolError } from "./errors.js";
 
 /** The `fetch` the client calls; a Worker may pass a service binding's `fetch`. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -21,20 +21,20 @@ export const NETWORK_RETRY_DELAY_MS = 200;
 
 export interface RetryOptions {
   /** Attempts per request, the first included (RETRY_MAX_ATTEMPTS). 1 disables retries. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Longest server-requested wait honoured (RETRY_MAX_WAIT_MS). */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RequestOptions {
-  query?: Query;
-  body?: unknown;
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
+  query?: Query | undefined;
+  body?: unknown | undefined;
+  headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
   /** Safe to repeat after a network failure: reads, PUT/DELETE, sends that carry ids. */
-  idempotent?: boolean;
+  idempotent?: boolean | undefined;
 }
 
 export class Http {
@@ -85,7 +85,7 @@ export class Http {
       }
       let res: Response;
       try {
-        res = await this.fetchImpl(url, { method, headers, body, signal });
+        res = await this.fetchImpl(url, body === undefined ? { method, headers, signal } : { method, headers, body, signal });
       } catch (err) {
         if (signal.aborted) throw this.lifetime.signal.aborted ? closedError() : (options.signal?.reason ?? err);
         const failure = new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `${method} ${path}: ${String(err)}`, cause: err });

@@ -7,25 +7,25 @@
  *   await spool.queue("jobs").send({ body: { task: "resize", id: 7 } });
  *   for await (const m of spool.topic("chat").subscribe({ from: "earliest" })) show(m.body);
  */
-import "./dispose";
-import { Credentials, type CredentialOptions } from "./auth";
-import type { ClientContext, Closable } from "./context";
-import { closedError, Http, type FetchLike, type RetryOptions } from "./http";
-import type { BatchOptions } from "./publisher";
-import { Queue } from "./queues";
-import { StatusHub, type ConnectionStatus } from "./status";
-import { Topic } from "./topics";
-import type { Health, QueueSummary, TokenRequest, TokenResult, TopicSummary } from "./types";
+import "./dispose.js";
+import { Credentials, type CredentialOptions } from "./auth.js";
+import type { ClientContext, Closable } from "./context.js";
+import { closedError, Http, type FetchLike, type RetryOptions } from "./http.js";
+import type { BatchOptions } from "./publisher.js";
+import { Queue } from "./queues.js";
+import { StatusHub, type ConnectionStatus } from "./status.js";
+import { Topic } from "./topics.js";
+import type { Health, QueueSummary, TokenRequest, TokenResult, TopicSummary } from "./types.js";
 
 export interface SpoolOptions extends CredentialOptions {
   /** Base URL of the broker, e.g. `https://spool.example.com` (no `/v1`). */
   url: string;
   /** The `fetch` to call (default: the global one); in a Worker, a service binding's `fetch` works too. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /** Retries of `429`/`503` (after `Retry-After`) and of network failures. */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** Automatic batching of `topic.publish(message)`. */
-  batching?: BatchOptions;
+  batching?: BatchOptions | undefined;
 }
 
 export class Spool implements AsyncDisposable {
@@ -108,25 +108,35 @@ export class Spool implements AsyncDisposable {
   }
 }
 
-export { Queue, type SendOptions } from "./queues";
-export { Topic, type FanOut } from "./topics";
-export { Group, GroupConsumer, GROUP_POLL_WAIT_S, type GroupConsumeOptions } from "./groups";
-export { Subscription, SUBSCRIBE_BUFFER_MESSAGES, SUBSCRIBE_CONFIRM_INTERVAL_MS, AUTO_FALLBACK_AFTER, type SubscribeOptions } from "./subscribe";
-export { Consumer, CONSUME_CONCURRENCY, CONSUME_PREFETCH, DEFAULT_VISIBILITY_TIMEOUT_S, EXTEND_PER_LEASE, MAX_CREDIT, NACK_BASE_DELAY_S, NACK_MAX_DELAY_S, defaultNackDelay, type ConsumeOptions } from "./consume";
-export { ConsumerBase, type HandlerContext, type MessageHandler } from "./handlers";
-export { idempotent, kvStore, MemoryStore, IDEMPOTENCY_TTL_S, MEMORY_STORE_MAX_ENTRIES, type IdempotencyStore, type IdempotentOptions, type KVNamespaceLike } from "./idempotent";
-export { PUBLISH_LINGER_MS, PUBLISH_MAX_BATCH, PUBLISH_MAX_BATCH_BYTES, type BatchOptions } from "./publisher";
-export { RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_MULTIPLIER, RECONNECT_JITTER, RECONNECT_MAX_ATTEMPTS, backoffDelay, type ReconnectOptions } from "./backoff";
-export { HEALTHY_CONNECTION_MS } from "./reconnect";
-export { RETRY_MAX_ATTEMPTS, RETRY_MAX_WAIT_MS, RETRY_DEFAULT_WAIT_MS, NETWORK_RETRY_DELAY_MS, type RetryOptions, type FetchLike } from "./http";
-export { TOKEN_REFRESH_MARGIN_MS, TOKEN_REFRESH_FRACTION, type TokenSource, type CredentialOptions } from "./auth";
-export { SSE_IDLE_TIMEOUT_MS } from "./sse";
-export type { ConnectionStatus, StreamRef } from "./status";
-export type { TransportName } from "./transports";
-export { CloseCodes } from "../protocol/sockets";
+export { Queue, type SendOptions } from "./queues.js";
+export { Topic, type FanOut } from "./topics.js";
+export { Group, GroupConsumer, GROUP_POLL_WAIT_S, type GroupConsumeOptions, type GroupNackOptions } from "./groups.js";
+export {
+  Subscription, SUBSCRIBE_BUFFER_MESSAGES, SUBSCRIBE_CONFIRM_INTERVAL_MS, AUTO_FALLBACK_AFTER,
+  type Positions, type SubscribeOptions, type SubscriptionState,
+} from "./subscribe.js";
+export {
+  Consumer, CONSUME_CONCURRENCY, CONSUME_PREFETCH, DEFAULT_VISIBILITY_TIMEOUT_S, EXTEND_PER_LEASE, MAX_CREDIT, NACK_BASE_DELAY_S,
+  NACK_MAX_DELAY_S, defaultNackDelay, type ConsumeOptions,
+} from "./consume.js";
+export { ConsumerBase, type HandlerContext, type MessageHandler } from "./handlers.js";
+export {
+  idempotent, IdempotencyBusyError, IDEMPOTENCY_BUSY_POLL_MS, IDEMPOTENCY_RESERVE_S, IDEMPOTENCY_TTL_S,
+  type IdempotencyStore, type IdempotentOptions, type LegacyIdempotencyStore, type Reservation,
+} from "./idempotent.js";
+export { kvStore, MemoryStore, MEMORY_STORE_MAX_ENTRIES, sqliteStore, type KVNamespaceLike, type SqliteDatabaseLike } from "./idempotency-stores.js";
+export { PUBLISH_LINGER_MS, PUBLISH_MAX_BATCH, PUBLISH_MAX_BATCH_BYTES, type BatchOptions } from "./publisher.js";
+export { RECONNECT_INITIAL_DELAY_MS, RECONNECT_MAX_DELAY_MS, RECONNECT_MULTIPLIER, RECONNECT_JITTER, RECONNECT_MAX_ATTEMPTS, backoffDelay, type ReconnectOptions } from "./backoff.js";
+export { HEALTHY_CONNECTION_MS } from "./reconnect.js";
+export { RETRY_MAX_ATTEMPTS, RETRY_MAX_WAIT_MS, RETRY_DEFAULT_WAIT_MS, NETWORK_RETRY_DELAY_MS, type RetryOptions, type FetchLike } from "./http.js";
+export { TOKEN_REFRESH_MARGIN_MS, TOKEN_REFRESH_FRACTION, type TokenSource, type CredentialOptions } from "./auth.js";
+export { SSE_IDLE_TIMEOUT_MS } from "./sse.js";
+export type { ConnectionStatus, StreamRef } from "./status.js";
+export type { TransportName } from "./transports.js";
+export { CloseCodes } from "../protocol/sockets.js";
 export {
   SpoolError, InvalidRequestError, AuthError, NotFoundError, ConflictError, ReceiptError, BackpressureError, ServerError,
   ConnectionError, ClosedError, GapError, ERROR_FAMILIES, ErrorCodes, type ErrorCode, type ClientErrorCode,
-} from "./errors";
-export { newId } from "./ids";
-export type * from "./types";
+} from "./errors.js";
+export { newId } from "./ids.js";
+export type * from "./types.js";

@@ -3,25 +3,50 @@
  * frames as the server's per-socket frame rate allows: sent at once while the budget
  * lasts, batched when it runs low, so a fast consumer is never closed for flooding
  * (close code 4029). Uses the server's own limits and token bucket (protocol/sockets.ts).
+ *
+ * The server answers every ack, nack and extend frame, in order, with a `result` frame
+ * (or an `error` frame when it refused it), so the outbox remembers what each frame
+ * carried and tells its owner, receipt by receipt, what became of it: that is how the
+ * consumer learns which leases an extend kept and which it lost.
  */
-import { FRAME_BURST, FRAMES_PER_SECOND } from "../protocol/limits";
-import { newFrameBudget, spendFrame } from "../protocol/sockets";
-import type { Socket } from "./socket";
+import { FRAME_BURST, FRAMES_PER_SECOND } from "../protocol/limits.js";
+import { newFrameBudget, spendFrame } from "../protocol/sockets.js";
+import type { Frame, Socket } from "./socket.js";
 
 /** Most receipts in one frame (keeps frames far below the 1 MiB frame limit). */
 export const RECEIPTS_PER_FRAME = 500;
 
-type Op = "ack" | "nack" | "extend" | "credit";
+export type ReceiptOp = "ack" | "nack" | "extend";
+type Op = ReceiptOp | "credit";
+
+/** An ack, nack or extend frame that went out. */
+export interface SentFrame {
+  op: ReceiptOp;
+  receipts: string[];
+  /** `delay` of a nack, `visibilityTimeout` of an extend. */
+  arg: number | undefined;
+  /** When it was sent (ms, this machine's clock): an extend's lease runs from no earlier than this. */
+  sentAt: number;
+}
+
+/** What became of a sent frame: the receipts the server failed, or the frame's refusal. */
+export type AnswerListener = (sent: SentFrame, failed: ReadonlySet<string>, refused: Frame | undefined) => void;
+
+interface Pending {
+  op: Op;
+  arg: number | undefined;
+  receipts: string[];
+}
 
 export class Outbox {
-  private readonly pending = new Map<string, { op: Op; arg?: number; receipts: string[] }>();
+  private readonly pending = new Map<string, Pending>();
   private readonly budget = newFrameBudget(Date.now());
   private timer: ReturnType<typeof setTimeout> | undefined;
   private disposed = false;
-  /** Frames sent whose `result` has not come back yet. */
-  private unanswered = 0;
+  /** Frames sent whose answer has not come back yet, oldest first. */
+  private readonly unanswered: SentFrame[] = [];
 
-  constructor(private readonly socket: Socket) {}
+  constructor(private readonly socket: Socket, private readonly onAnswer: AnswerListener = () => {}) {}
 
   ack(receipt: string): void {
     this.add("ack", undefined, receipt);
@@ -47,9 +72,19 @@ export class Outbox {
     return this.socket.send(frame);
   }
 
-  /** The server answered one ack, nack or extend frame (with a `result` frame). */
-  answered(): void {
-    if (this.unanswered > 0) this.unanswered--;
+  /** The server answered the oldest unanswered frame with this `result` or `error` frame. */
+  answered(frame: Frame): void {
+    const sent = this.unanswered.shift();
+    if (!sent) return;
+    if (frame.type === "error") return this.onAnswer(sent, new Set(), frame);
+    const failed = new Set<string>();
+    if (Array.isArray(frame.failed)) {
+      for (const f of frame.failed as unknown[]) {
+        const receipt = (f as { receipt?: unknown } | null)?.receipt;
+        if (typeof receipt === "string") failed.add(receipt);
+      }
+    }
+    this.onAnswer(sent, failed, undefined);
   }
 
   /**
@@ -58,7 +93,7 @@ export class Outbox {
    */
   async settled(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.pending.size > 0 || this.unanswered > 0) && !this.disposed && Date.now() < deadline) {
+    while ((this.pending.size > 0 || this.unanswered.length > 0) && !this.disposed && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.ceil(1000 / FRAMES_PER_SECOND)));
     }
   }
@@ -67,13 +102,15 @@ export class Outbox {
     this.disposed = true;
     clearTimeout(this.timer);
     this.pending.clear();
+    this.unanswered.length = 0;
   }
 
-  private add(op: Op, arg: number | undefined, receipt: string): void {
+  private add(op: ReceiptOp, arg: number | undefined, receipt: string): void {
+    if (this.disposed) return;
     const key = `${op}:${arg ?? ""}`;
-    const entry = this.pending.get(key) ?? { op, arg, receipts: [] };
+    let entry = this.pending.get(key);
+    if (!entry) this.pending.set(key, (entry = { op, arg, receipts: [] }));
     entry.receipts.push(receipt);
-    this.pending.set(key, entry);
     this.flush();
   }
 
@@ -88,10 +125,14 @@ export class Outbox {
       spendFrame(this.budget, now);
       const receipts = entry.receipts.splice(0, RECEIPTS_PER_FRAME);
       if (entry.receipts.length === 0) this.pending.delete(key);
-      const frame: Record<string, unknown> = entry.op === "credit" ? { type: "credit", n: entry.arg } : { type: entry.op, receipts };
+      if (entry.op === "credit") {
+        this.socket.send({ type: "credit", n: entry.arg });
+        continue;
+      }
+      const frame: Record<string, unknown> = { type: entry.op, receipts };
       if (entry.op === "nack") frame.delay = entry.arg;
       if (entry.op === "extend") frame.visibilityTimeout = entry.arg;
-      if (this.socket.send(frame) && entry.op !== "credit") this.unanswered++;
+      if (this.socket.send(frame)) this.unanswered.push({ op: entry.op, receipts, arg: entry.arg, sentAt: now });
     }
     if (this.pending.size > 0) this.timer = setTimeout(() => this.flush(), Math.ceil(1000 / FRAMES_PER_SECOND));
   }

@@ -5,8 +5,8 @@
  * the server rejects as invalid is retried message by message, so one caller's bad message
  * fails only that caller. Ids are set before batching, so every retry is deduplicated.
  */
-import { InvalidRequestError } from "./errors";
-import type { PublishResult, TopicMessageInput } from "./types";
+import { InvalidRequestError } from "./errors.js";
+import type { PublishResult, TopicMessageInput } from "./types.js";
 
 /** How long a publish waits for company before its batch is sent. */
 export const PUBLISH_LINGER_MS = 5;
@@ -17,9 +17,9 @@ export const PUBLISH_MAX_BATCH_BYTES = 1_000_000;
 
 export interface BatchOptions {
   /** Milliseconds to wait for more messages (PUBLISH_LINGER_MS); 0 sends on the next tick. */
-  lingerMs?: number;
-  maxMessages?: number;
-  maxBytes?: number;
+  lingerMs?: number | undefined;
+  maxMessages?: number | undefined;
+  maxBytes?: number | undefined;
 }
 
 type SendBatch = (messages: TopicMessageInput[]) => Promise<PublishResult[]>;

@@ -4,17 +4,17 @@
  * for the WebSocket push consumer. Sends get client-generated ids, so retrying one after
  * a network failure is deduplicated by the server instead of enqueued twice.
  */
-import { Consumer, type ConsumeOptions } from "./consume";
-import { seg, type ClientContext } from "./context";
-import type { MessageHandler } from "./handlers";
-import { newId } from "./ids";
+import { Consumer, type ConsumeOptions } from "./consume.js";
+import { seg, type ClientContext } from "./context.js";
+import type { MessageHandler } from "./handlers.js";
+import { newId } from "./ids.js";
 import type {
   AckResult, ExtendResult, NackResult, PeekedMessage, QueueConfig, QueueCreated, QueueInfo, QueueMessage,
   QueueMessageInput, ReceiptLike, ReceiveOptions, RedriveOptions, SendResult,
-} from "./types";
+} from "./types.js";
 
 export interface SendOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export class Queue<T = unknown> {

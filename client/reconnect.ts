@@ -4,11 +4,11 @@
  * or back off (jittered, see backoff.ts), refresh the credential when it was the problem,
  * and report every step on the client's status stream.
  */
-import { CloseCodes } from "../protocol/sockets";
-import type { Credentials } from "./auth";
-import { backoffDelay, RECONNECT_MAX_ATTEMPTS, sleep, type ReconnectOptions } from "./backoff";
-import { ConnectionError, isTerminal, NotFoundError, SpoolError } from "./errors";
-import type { StatusHub, StreamRef } from "./status";
+import { CloseCodes } from "../protocol/sockets.js";
+import type { Credentials } from "./auth.js";
+import { backoffDelay, RECONNECT_MAX_ATTEMPTS, sleep, type ReconnectOptions } from "./backoff.js";
+import { ConnectionError, isTerminal, NotFoundError, SpoolError } from "./errors.js";
+import type { ConnectionStatus, StreamRef } from "./status.js";
 
 /** A connection that lasted this long (or delivered a message) resets the backoff. */
 export const HEALTHY_CONNECTION_MS = 1_000;
@@ -20,13 +20,16 @@ export interface Session {
   /** It delivered something or lasted HEALTHY_CONNECTION_MS. */
   healthy: boolean;
   /** The last `error` frame the server sent on it. */
-  error?: SpoolError;
+  error?: SpoolError | undefined;
+  /** It closed because the server refused an in-place token swap (socket.ts). */
+  swapRefused?: boolean | undefined;
 }
 
 export interface LoopSpec {
   stop: AbortSignal;
-  reconnect?: ReconnectOptions;
-  status: StatusHub;
+  reconnect?: ReconnectOptions | undefined;
+  /** Where status events go (the client's StatusHub, or a stream's own recorder in front of it). */
+  status: { emit(status: ConnectionStatus): void };
   /** What the stream is, for status events (a subscription may change transport). */
   stream: () => StreamRef;
   credentials: Credentials;
@@ -36,6 +39,8 @@ export interface LoopSpec {
   session(opened: () => void): Promise<Session>;
   /** A say in the verdict before the default rules (e.g. "quick" after pausing on purpose). */
   verdict?(session: Session): Error | "quick" | "backoff" | undefined;
+  /** Errors that would end the stream but are to be waited out with backoff (a queue that does not exist yet). */
+  tolerate?(error: Error): boolean;
 }
 
 /** Runs until `stop` aborts (resolves undefined) or an error ends the stream (resolves it). */
@@ -53,15 +58,17 @@ export async function connectionLoop(spec: LoopSpec): Promise<Error | undefined>
       if (spec.stop.aborted) break;
       status.emit({ type: "disconnected", stream: spec.stream(), code: s.code, reason: s.reason, error: s.error });
       if (s.healthy) attempt = 0;
+      if (s.swapRefused) continue; // the server took no in-place token swap: reopen with the fresh token now
       const verdict = spec.verdict?.(s) ?? defaultVerdict(s, spec.stream());
-      if (verdict instanceof Error) return verdict;
+      if (verdict instanceof Error && !spec.tolerate?.(verdict)) return verdict;
       if (s.code === CloseCodes.EXPIRED) await spec.credentials.refresh().catch(() => {});
       if (verdict === "quick" && s.healthy) continue;
-      error = s.error;
+      error = verdict instanceof Error ? verdict : s.error;
     } catch (err) {
       if (spec.stop.aborted) break;
       const unauthorized = err instanceof SpoolError && err.code === "UNAUTHORIZED";
-      if (isTerminal(err) || (unauthorized && !spec.credentials.canRefresh)) return err as Error;
+      const tolerated = err instanceof Error && spec.tolerate?.(err) === true;
+      if ((isTerminal(err) && !tolerated) || (unauthorized && !spec.credentials.canRefresh)) return err as Error;
       if (unauthorized) await spec.credentials.refresh().catch(() => {});
       error = err instanceof Error ? err : new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: String(err) });
     }

@@ -7,9 +7,12 @@
  *   - browsers: `?token=` (browsers cannot set headers on WebSockets; tokens only).
  * A refused handshake in a browser or Node says nothing about why, so the same URL is then
  * probed with a plain GET, which answers with the API's JSON error (401, 403, 404, …).
+ * An open socket swaps its credential before it expires (swap.ts). Error messages name the
+ * path, never the URL: a browser's URL carries the token.
  */
-import { ConnectionError, errorFromResponse, isRecord, SpoolError } from "./errors";
-import type { Http, Query } from "./http";
+import { ConnectionError, errorFromResponse, isRecord, SpoolError } from "./errors.js";
+import type { Http, Query } from "./http.js";
+import { CredentialSwap } from "./swap.js";
 
 /** A JSON frame from the server. */
 export type Frame = Record<string, unknown> & { type?: unknown };
@@ -17,6 +20,8 @@ export type Frame = Record<string, unknown> & { type?: unknown };
 export interface CloseInfo {
   code: number;
   reason: string;
+  /** Closed because the server refused an in-place credential swap: reconnect at once (swap.ts). */
+  swapRefused?: boolean | undefined;
 }
 
 export interface Socket {
@@ -54,19 +59,26 @@ export async function openSocket(http: Http, path: string, query: Query, onFrame
   const rt = runtime();
   let raw: RawSocket;
   if (rt === "workers") {
-    const res = await http.fetchImpl(http.url(path, query), { headers: { upgrade: "websocket", authorization: `Bearer ${token}` }, signal });
+    const res = await http.fetchImpl(http.url(path, query), { headers: { upgrade: "websocket", authorization: `Bearer ${token}` }, signal: signal ?? null });
     const ws = (res as unknown as { webSocket?: RawSocket | null }).webSocket;
     if (res.status !== 101 || !ws) throw await errorFromResponse(res);
     ws.accept?.();
     raw = ws;
   } else {
     const Ctor = (globalThis as unknown as { WebSocket?: RawSocketCtor }).WebSocket;
-    if (!Ctor) throw new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: "this runtime has no WebSocket; use transport: \"sse\"" });
+    if (!Ctor) throw new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: "this runtime has no WebSocket (Node 20); use transport: \"sse\" or Node 22", details: { noWebSocket: true } });
     const wsUrl = http.url(path, rt === "browser" ? { ...query, token } : query).replace(/^http/, "ws");
     raw = rt === "node" ? new Ctor(wsUrl, { headers: { authorization: `Bearer ${token}` } }) : new Ctor(wsUrl);
   }
-  const socket = wrap(raw, onFrame);
-  if (rt === "workers") return socket;
+  let swap: CredentialSwap | undefined;
+  const socket = wrap(raw, (frame) => {
+    if (!swap?.intercept(frame)) onFrame(frame);
+  }, (code) => swap?.closedBySwap(code) ?? false);
+  const keepFresh = (): Socket => {
+    swap = new CredentialSwap(http.credentials, socket, token);
+    return socket;
+  };
+  if (rt === "workers") return keepFresh();
   const opened = await new Promise<boolean>((resolve) => {
     raw.addEventListener("open", () => resolve(true));
     void socket.closed.then(() => resolve(false));
@@ -75,7 +87,7 @@ export async function openSocket(http: Http, path: string, query: Query, onFrame
       resolve(false);
     }, { once: true });
   });
-  if (opened && raw.readyState === OPEN) return socket;
+  if (opened && raw.readyState === OPEN) return keepFresh();
   if (signal?.aborted) throw signal.reason;
   throw await probe(http, path, query, explain);
 }
@@ -99,9 +111,15 @@ async function probe(http: Http, path: string, query: Query, explain?: Explain):
   return plain ?? (explain ? await tryRequest(explain) : undefined) ?? failed;
 }
 
-function wrap(raw: RawSocket, onFrame: (frame: Frame) => void): Socket {
-  let resolveClosed!: (info: CloseInfo) => void;
-  const closed = new Promise<CloseInfo>((r) => (resolveClosed = r));
+function wrap(raw: RawSocket, onFrame: (frame: Frame) => void, swapRefused: (code: number) => boolean): Socket {
+  let resolve!: (info: CloseInfo) => void;
+  const closed = new Promise<CloseInfo>((r) => (resolve = r));
+  let done = false;
+  const resolveClosed = (info: CloseInfo): void => {
+    if (done) return;
+    done = true;
+    resolve({ ...info, swapRefused: swapRefused(info.code) });
+  };
   raw.addEventListener("message", (event) => {
     const data = (event as { data?: unknown }).data;
     if (typeof data !== "string") return;

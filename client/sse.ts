@@ -4,9 +4,9 @@
  * EventSource), sends the Authorization header, and lets the subscription own reconnects
  * and positions exactly as it does for WebSockets.
  */
-import { ConnectionError } from "./errors";
-import type { Http, Query } from "./http";
-import type { CloseInfo } from "./socket";
+import { ConnectionError } from "./errors.js";
+import type { Http, Query } from "./http.js";
+import type { CloseInfo } from "./socket.js";
 
 /** A stream that sends nothing (not even a heartbeat comment) this long is presumed dead. */
 export const SSE_IDLE_TIMEOUT_MS = 60_000;
@@ -15,7 +15,7 @@ export interface ServerSentEvent {
   /** The `event:` field; "message" when absent. */
   event: string;
   data: string;
-  id?: string;
+  id?: string | undefined;
 }
 
 export interface EventStream {

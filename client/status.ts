@@ -4,7 +4,7 @@
  * Each iterator sees the events emitted after it was created; a slow reader keeps at most
  * STATUS_BUFFER events (the oldest are dropped).
  */
-import { Channel } from "./channel";
+import { Channel } from "./channel.js";
 
 /** Events an iterator may hold before the oldest are dropped. */
 export const STATUS_BUFFER = 256;
@@ -15,19 +15,19 @@ export interface StreamRef {
   /** The queue or topic name. */
   name: string;
   /** For topic subscriptions. */
-  partition?: number;
+  partition?: number | undefined;
   /** For consumer groups. */
-  group?: string;
+  group?: string | undefined;
   transport: "websocket" | "sse" | "http";
 }
 
 export type ConnectionStatus =
   | { type: "connecting"; stream: StreamRef; attempt: number }
   | { type: "connected"; stream: StreamRef }
-  | { type: "disconnected"; stream: StreamRef; code?: number; reason?: string; error?: Error }
-  | { type: "reconnecting"; stream: StreamRef; attempt: number; delayMs: number; error?: Error }
+  | { type: "disconnected"; stream: StreamRef; code?: number | undefined; reason?: string | undefined; error?: Error | undefined }
+  | { type: "reconnecting"; stream: StreamRef; attempt: number; delayMs: number; error?: Error | undefined }
   | { type: "gap"; stream: StreamRef; from: number; to: number }
-  | { type: "closed"; stream: StreamRef; error?: Error };
+  | { type: "closed"; stream: StreamRef; error?: Error | undefined };
 
 export class StatusHub {
   private readonly listeners = new Set<Channel<ConnectionStatus>>();

@@ -3,15 +3,15 @@
  * reading the log, live subscriptions (WebSocket or SSE), consumer groups and fan-out
  * subscriptions, named as the routes and the partition's RPC methods are.
  */
-import { seg, type ClientContext } from "./context";
-import { Group } from "./groups";
-import { newId } from "./ids";
-import { PublishBatcher, type BatchOptions } from "./publisher";
-import { Subscription, type SubscribeOptions } from "./subscribe";
+import { seg, type ClientContext } from "./context.js";
+import { Group } from "./groups.js";
+import { newId } from "./ids.js";
+import { PublishBatcher, type BatchOptions } from "./publisher.js";
+import { Subscription, type SubscribeOptions } from "./subscribe.js";
 import type {
   PublishResult, ReadOptions, ReadResult, SubscriptionConfig, SubscriptionStatus, TopicConfig, TopicCreated, TopicInfo,
   TopicMessageInput,
-} from "./types";
+} from "./types.js";
 
 export class Topic<T = unknown> {
   private readonly path: string;
@@ -59,23 +59,33 @@ export class Topic<T = unknown> {
     return this.ctx.http.request("GET", `${this.path}/messages`, { query: { ...query }, signal, idempotent: true });
   }
 
+  /** How many partitions the topic has (a `subscribe` or `publish` credential may ask). */
+  async partitions(): Promise<number> {
+    return (await this.ctx.http.request<{ partitions: number }>("GET", `${this.path}/partitions`, { idempotent: true })).partitions;
+  }
+
   /**
-   * A live subscription to one partition, as an async iterable that reconnects and
-   * resumes without gap or duplicate:
+   * A live subscription to every partition (or, with `partition`, to one), as an async
+   * iterable that reconnects and resumes each partition without gap or duplicate:
    *
-   *   for await (const m of topic.subscribe({ from: "earliest" })) console.log(m.offset, m.body);
+   *   for await (const m of topic.subscribe({ from: "earliest" })) console.log(m.partition, m.offset, m.body);
    */
   subscribe(options: SubscribeOptions = {}): Subscription<T> {
     return new Subscription<T>(this.ctx, this.name, options);
   }
 
-  /** A consumer group of this topic (created by its first poll or by `configure`). */
+  /** A consumer group of this topic (created by its first receive or by `configure`). */
   group(name: string): Group<T> {
     return new Group<T>(this.ctx, this.name, name);
   }
 
-  /** A fan-out subscription forwarding this topic into a queue or a webhook. */
+  /** @deprecated Use `fanOut(name)`: `subscribe()` is the live stream; this is the forwarder. Kept for one release. */
   subscription(name: string): FanOut {
+    return this.fanOut(name);
+  }
+
+  /** A fan-out: the server forwards this topic into a queue or to a webhook (`/subscriptions/{s}` on the wire). */
+  fanOut(name: string): FanOut {
     const path = `${this.path}/subscriptions/${seg(name)}`;
     const http = this.ctx.http;
     return {

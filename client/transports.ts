@@ -3,12 +3,12 @@
  * (`/subscribe`, JSON frames) and Server-Sent Events (`/events`). Each turns the wire
  * format into the same three events; the subscription decides what they mean.
  */
-import { ConnectionError, errorFromFrame, isRecord, type SpoolError } from "./errors";
-import type { Http } from "./http";
-import { openEventStream } from "./sse";
-import { openSocket, type CloseInfo, type Frame } from "./socket";
-import type { StartPosition, TopicMessage } from "./types";
-import { seg } from "./context";
+import { ConnectionError, errorFromFrame, isRecord, type SpoolError } from "./errors.js";
+import type { Http } from "./http.js";
+import { openEventStream } from "./sse.js";
+import { openSocket, type CloseInfo, type Frame } from "./socket.js";
+import type { StartPosition, TopicMessage } from "./types.js";
+import { seg } from "./context.js";
 
 /** `"auto"`: WebSocket, falling back to SSE when WebSockets are blocked on the way. */
 export type TransportName = "websocket" | "sse" | "auto";

@@ -23,7 +23,7 @@ export type QueueMessageInput<T = unknown> = Omit<Q.QueueSendInput, "body"> & { 
 export type SendResult = Q.QueueSentMessage;
 
 export interface ReceiveOptions extends Q.ReceiveOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** A leased queue message, from `receive` or a WebSocket consumer; `receipt` is absent on at-most-once queues. */
@@ -56,9 +56,9 @@ export interface QueueSummary { name: string; stats: QueueStats }
 export interface TopicMessageInput<T = unknown> {
   body: T;
   /** Picks the partition (`hash(key) mod partitions`) and is the compaction key. */
-  key?: string;
-  id?: string;
-  headers?: MessageHeaders;
+  key?: string | undefined;
+  id?: string | undefined;
+  headers?: MessageHeaders | undefined;
 }
 
 export interface PublishResult {
@@ -72,14 +72,14 @@ export interface PublishResult {
 export type TopicMessage<T = unknown> = Omit<WireTopicMessage, "body"> & { body: T };
 
 export interface ReadOptions {
-  partition?: number;
+  partition?: number | undefined;
   /** First offset to return (default: the first kept offset). */
-  from?: number;
+  from?: number | undefined;
   /** Start at the first message at or after this time (ms epoch) instead of `from`. */
-  since?: number;
+  since?: number | undefined;
   /** 1–1000 (100). */
-  limit?: number;
-  signal?: AbortSignal;
+  limit?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ReadResult<T = unknown> {
@@ -112,21 +112,21 @@ export type GroupConfig = Partial<G.GroupConfig>;
 export interface GroupCreated { name: string; config: G.GroupConfig }
 
 export interface PollOptions {
-  max?: number;
+  max?: number | undefined;
   /** Long-poll seconds, 0–20 (0). */
-  wait?: number;
-  partition?: number;
-  visibilityTimeout?: number;
-  signal?: AbortSignal;
+  wait?: number | undefined;
+  partition?: number | undefined;
+  visibilityTimeout?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /** A message leased to one member of a consumer group. */
 export type GroupMessage<T = unknown> = TopicMessage<T> & { receipt: string; attempts: number };
 
 export interface SeekOptions {
-  to?: number | "earliest" | "latest";
-  since?: number;
-  partition?: number;
+  to?: number | "earliest" | "latest" | undefined;
+  since?: number | undefined;
+  partition?: number | undefined;
 }
 
 export interface GroupStatus {

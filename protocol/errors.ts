@@ -11,6 +11,9 @@ export const ErrorCodes = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** A Durable Stream that was deleted while forks still read it, or an offset retention removed. */
+  GONE: 410,
+  QUOTA_EXCEEDED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPGRADE_REQUIRED: 426,
@@ -33,9 +36,9 @@ export interface ErrorBody {
 export interface ErrorValue {
   code: ErrorCode;
   message: string;
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
   /** Seconds, for 429/503 answers. */
-  retryAfter?: number;
+  retryAfter?: number | undefined;
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -2,8 +2,8 @@
  * Consumer groups on the wire: a group's config and defaults, a polled message, a
  * partition's position and what ack and seek take and answer (API.md, consumer groups).
  */
-import type { ReceiptFailure } from "./queues";
-import type { TopicMessage } from "./topics";
+import type { ReceiptFailure } from "./queues.js";
+import type { TopicMessage } from "./topics.js";
 
 export interface GroupConfig {
   /** Lease seconds of a poll that names none (1–43200). */
@@ -46,6 +46,11 @@ export interface GroupPartitionStatus {
 
 export interface GroupAckResult {
   acked: number;
+  failed: ReceiptFailure[];
+}
+
+export interface GroupNackResult {
+  nacked: number;
   failed: ReceiptFailure[];
 }
 

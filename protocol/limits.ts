@@ -26,7 +26,8 @@ export const MAX_CREDIT = 1000;
 /** Inclusive [min, max] of every numeric queue config field (API.md, Queues → Config). */
 export const QUEUE_CONFIG_RANGES = {
   visibilityTimeout: [1, MAX_LEASE_SECONDS],
-  maxReceives: [1, 1000],
+  /** 0 = never dead-letter (as SQS without a redrive policy). */
+  maxReceives: [0, 1000],
   deduplicationWindow: [0, 86_400],
   delay: [0, 900],
   retention: [60, 1_209_600],
@@ -48,6 +49,26 @@ export const DEFAULT_QUEUE_CONFIG = {
   maxMessageBytes: 262_144,
   delivery: "at-least-once",
 } as const;
+
+/** Paged lists (`GET /v1/queues`, `/v1/topics`, `/v1/keys`): most and default entries per page. */
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
+
+/**
+ * Quotas (API.md, Conventions → Quotas): defaults of the Worker vars `SPOOL_MAX_QUEUES`,
+ * `SPOOL_MAX_TOPICS`, `SPOOL_MAX_GROUPS_PER_TOPIC`, `SPOOL_MAX_SUBSCRIPTIONS_PER_TOPIC`.
+ */
+export const DEFAULT_QUOTAS = {
+  queues: 10_000,
+  topics: 10_000,
+  groupsPerTopic: 100,
+  subscriptionsPerTopic: 100,
+} as const;
+
+/** A queue keeps at most this many dedup records per message of `maxMessages`. */
+export const DEDUP_RECORDS_PER_MAX_MESSAGE = 10;
+/** Most dedup records one topic partition keeps. */
+export const MAX_PARTITION_DEDUP_RECORDS = 1_000_000;
 
 /** Redrive: default and most letters per call. */
 export const REDRIVE_DEFAULT = 1000;

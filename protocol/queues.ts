@@ -32,17 +32,23 @@
 export interface QueueSendInput {
   body: unknown;
   /** Producer-chosen id (1–128 printable ASCII); the dedup key. A ULID is assigned when absent. */
-  id?: string;
+  id?: string | undefined;
   /** FIFO group; ignored for ordering on standard queues but stored and returned. */
-  group?: string;
+  group?: string | undefined;
   /** Seconds before the message becomes visible (0–900); defaults to the queue's `delay`. */
-  delay?: number;
-  headers?: Record<string, string>;
+  delay?: number | undefined;
+  headers?: Record<string, string> | undefined;
+  /**
+   * SQS message attribute data types of headers that are not plain `String` (`Number`,
+   * `Binary`, `String.label`, …), by header name. Kept with the message and returned only
+   * to callers that ask (`ReceiveOptions.detail`): the SQS API, so attributes round-trip.
+   */
+  attributeTypes?: Record<string, string> | undefined;
 }
 
 export interface QueueSendOptions {
   /** Create the queue with the default config when it does not exist (default true). */
-  create?: boolean;
+  create?: boolean | undefined;
 }
 
 export interface QueueSentMessage {
@@ -62,12 +68,14 @@ export interface DeadLetterInput {
   moveKey: string;
   id: string;
   body: unknown;
-  headers?: Record<string, string>;
-  group?: string;
+  headers?: Record<string, string> | undefined;
+  /** As `QueueSendInput.attributeTypes`: travels with the letter. */
+  attributeTypes?: Record<string, string> | undefined;
+  group?: string | undefined;
   /** Deliveries so far; kept as is (0 for a redrive). */
   attempts: number;
   /** The queue (or `topic/group`) the message came from; the default target of a redrive. */
-  origin?: string | null;
+  origin?: string | null | undefined;
 }
 
 export interface DeadLetterResult {
@@ -93,7 +101,7 @@ export interface QueueConfig {
   maxMessageBytes: number;
   delivery: DeliveryMode;
   /** One of Cloudflare's Durable Object location hints (worker/objects.ts LOCATION_HINTS). */
-  locationHint?: string;
+  locationHint?: string | undefined;
 }
 
 /** `PUT /v1/queues/{q}`: every field optional; absent fields keep their current (or default) value. */
@@ -126,13 +134,26 @@ export interface QueueInfo {
   stats: QueueStats;
 }
 
+/**
+ * Everything a queue keeps about itself, for the SQS API (`describe`): its info, when it was
+ * created, its tags, and the protocol attributes SQS needs that are not Spool config
+ * (`ContentBasedDeduplication`, `ReceiveMessageWaitTimeSeconds`, …), as strings.
+ */
+export interface QueueDescription extends QueueInfo {
+  createdAt: number;
+  tags: Record<string, string>;
+  attributes: Record<string, string>;
+}
+
 export interface ReceiveOptions {
   /** 1–100 (default 1). */
-  max?: number;
+  max?: number | undefined;
   /** Long-poll seconds, 0–20 (default 0). */
-  wait?: number;
+  wait?: number | undefined;
   /** Lease seconds; defaults to the queue's `visibilityTimeout`. */
-  visibilityTimeout?: number;
+  visibilityTimeout?: number | undefined;
+  /** Also return each message's `attributeTypes` and `firstReceivedAt` (the SQS API asks). */
+  detail?: boolean | undefined;
 }
 
 /** A delivered message (`receive` and the WebSocket `message` frame). */
@@ -141,11 +162,15 @@ export interface ReceivedMessage {
   seq: number;
   body: unknown;
   headers: Record<string, string>;
-  group?: string;
+  group?: string | undefined;
   /** Absent in at-most-once mode. */
-  receipt?: string;
+  receipt?: string | undefined;
   attempts: number;
   sentAt: number;
+  /** With `ReceiveOptions.detail` only: see `QueueSendInput.attributeTypes`. */
+  attributeTypes?: Record<string, string> | undefined;
+  /** With `ReceiveOptions.detail` only: when the message was first delivered (ms epoch). */
+  firstReceivedAt?: number | undefined;
 }
 
 export type PeekState = "visible" | "inFlight" | "delayed";
@@ -155,7 +180,7 @@ export interface PeekedMessage {
   seq: number;
   body: unknown;
   headers: Record<string, string>;
-  group?: string;
+  group?: string | undefined;
   attempts: number;
   sentAt: number;
   state: PeekState;
@@ -172,7 +197,7 @@ export interface ExtendResult { extended: number; failed: ReceiptFailure[] }
 
 export interface RedriveOptions {
   /** Target queue; default: each dead letter's origin queue. */
-  to?: string;
+  to?: string | undefined;
   /** Most letters to move in this call (default and cap in protocol/limits.ts). */
-  max?: number;
+  max?: number | undefined;
 }

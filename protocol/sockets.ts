@@ -2,7 +2,7 @@
  * WebSocket close codes clients see, and the per-socket frame budget (a token bucket) that
  * both the server enforces and the client's outbox respects so it is never closed for rate.
  */
-import { FRAME_BURST, FRAMES_PER_SECOND } from "./limits";
+import { FRAME_BURST, FRAMES_PER_SECOND } from "./limits.js";
 
 /** Close codes (4000–4999 are the application's own). */
 export const CloseCodes = {
@@ -18,6 +18,8 @@ export const CloseCodes = {
   SLOW_SUBSCRIBER: 4000,
   /** The credential behind the socket expired. */
   EXPIRED: 4001,
+  /** An `{"type":"auth","token"}` frame whose token does not verify or does not cover the stream. */
+  AUTH_REFUSED: 4003,
   /** The queue or topic was deleted. */
   GONE: 4004,
 } as const;

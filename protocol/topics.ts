@@ -2,7 +2,7 @@
  * Topics on the wire: a topic's config with its defaults, and one message as read, polled
  * or pushed to a live subscriber (API.md, Topics).
  */
-import type { LocationHint } from "./location-hints";
+import type { LocationHint } from "./location-hints.js";
 
 export interface TopicConfig {
   partitions: number;

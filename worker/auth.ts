@@ -13,7 +13,9 @@ import { catalogStub, type Env } from "../durable-objects/env";
 import { ACCESS_KEY_ID_PATTERN, ADMIN_ACCESS_KEY_ID, type AccessKeyCredential } from "../durable-objects/catalog/keys";
 import { now } from "../durable-objects/shared/clock";
 import type { AppEnv } from "./app-env";
-import { ACTIONS, verifyToken } from "./tokens";
+import { ACTIONS, capabilityProblem, verifyToken } from "./tokens";
+// Pattern matching is shared with objects, which check a socket's credential swap themselves.
+import { patternMatches } from "../durable-objects/shared/token-verify";
 
 export type ResourceKind = keyof typeof ACTIONS;
 export type QueueAction = (typeof ACTIONS.queues)[number];
@@ -26,6 +28,13 @@ export type Credential =
   | { type: "token"; capabilities: Capabilities; expiresAt: number }
   | { type: "key"; accessKeyId: string; capabilities: Capabilities };
 
+/**
+ * The credential of a request that sent none, on a route that grants
+ * `SPOOL_ANONYMOUS_CAPABILITIES` (Durable Streams): an access key everyone holds, under an
+ * id no real key can have.
+ */
+export const ANONYMOUS_ACCESS_KEY_ID = "anonymous";
+
 /** Constant-time string comparison (length leaks, content does not). */
 export function timingSafeEqual(a: string, b: string): boolean {
   const enc = new TextEncoder();
@@ -34,14 +43,6 @@ export function timingSafeEqual(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
-}
-
-/** Does a capability pattern (`"topics/chat.*"`, `"queues/jobs"`) cover this resource? */
-export function patternMatches(pattern: string, kind: ResourceKind, name: string): boolean {
-  const prefix = `${kind}/`;
-  if (!pattern.startsWith(prefix)) return false;
-  const rest = pattern.slice(prefix.length);
-  return rest.endsWith("*") ? name.startsWith(rest.slice(0, -1)) : rest === name;
 }
 
 /**
@@ -82,7 +83,7 @@ const accessKeyCache = new Map<string, { until: number; key: AccessKeyCredential
  * costs one Catalog call each, as without a cache. Resolved values only are cached (a
  * promise must not be awaited from another request's context).
  */
-async function lookupAccessKey(env: Env, accessKeyId: string): Promise<AccessKeyCredential | null> {
+export async function lookupAccessKey(env: Env, accessKeyId: string): Promise<AccessKeyCredential | null> {
   const asked = now();
   const cached = accessKeyCache.get(accessKeyId);
   if (cached && cached.until > asked) return cached.key;
@@ -121,6 +122,40 @@ async function accessKeyCredential(env: Env, adminKey: string, accessKeyId: stri
  * Authorization header; tokens also in `?token=` where `allowQueryToken` (WebSocket and SSE
  * routes, which browsers cannot give headers). Long-lived secrets never go in URLs.
  */
+/**
+ * The capabilities a deployment grants callers that send no credential
+ * (`SPOOL_ANONYMOUS_CAPABILITIES`, JSON like `{"topics/public.*": ["subscribe"]}`), or null
+ * when it grants none (the default). Checked as a minted token's would be: a malformed
+ * value refuses everyone with 503 rather than granting something unintended.
+ */
+export function anonymousCapabilities(env: Env): Capabilities | null {
+  const raw = env.SPOOL_ANONYMOUS_CAPABILITIES?.trim();
+  if (!raw) return null;
+  let caps: unknown;
+  try {
+    caps = JSON.parse(raw);
+  } catch {
+    caps = null;
+  }
+  const valid = typeof caps === "object" && caps !== null && !Array.isArray(caps) &&
+    Object.entries(caps).every(([pattern, actions]) => capabilityProblem(pattern, actions) === null);
+  if (!valid) {
+    throw new ApiError("NOT_CONFIGURED", "SPOOL_ANONYMOUS_CAPABILITIES must be a JSON object of capability patterns to actions");
+  }
+  return caps as Capabilities;
+}
+
+/**
+ * `authenticate`, except that a request carrying no credential at all gets the anonymous
+ * capabilities when the deployment grants some. A credential that is sent must be valid.
+ */
+export async function authenticateOrAnonymous(c: Context<AppEnv>, allowQueryToken: boolean): Promise<Credential> {
+  // A `?token=` where none is accepted still counts as sent: such a request is refused (401), not anonymous.
+  const sent = c.req.header("authorization") !== undefined || c.req.query("token") !== undefined;
+  const anonymous = !sent && c.env.SPOOL_ADMIN_KEY ? anonymousCapabilities(c.env) : null;
+  return anonymous ? { type: "key", accessKeyId: ANONYMOUS_ACCESS_KEY_ID, capabilities: anonymous } : authenticate(c, allowQueryToken);
+}
+
 export async function authenticate(c: Context<AppEnv>, allowQueryToken: boolean): Promise<Credential> {
   const env: Env = c.env;
   if (!env.SPOOL_ADMIN_KEY) {
@@ -205,10 +240,29 @@ const STREAM_PATH = /^\/v1\/(queues\/[^/]+\/consume|topics\/[^/]+\/(subscribe|ev
  * `requires` then only authorises.
  */
 export const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === "GET" && c.req.path === MQTT_PATH) return mqttUpgrade(c, next);
   const allowQueryToken = c.req.method === "GET" && STREAM_PATH.test(c.req.path);
   c.set("credential", await authenticate(c, allowQueryToken));
   await next();
 };
+
+/** MQTT over WebSocket (worker/routes/mqtt.ts) authenticates in its CONNECT packet. */
+const MQTT_PATH = "/v1/mqtt";
+
+/**
+ * The MQTT upgrade goes through without a credential: MQTT clients send theirs in the
+ * CONNECT password, after the upgrade. A `?token=` or Authorization header that verifies
+ * is kept for a CONNECT without a password; one that does not is ignored here (that
+ * CONNECT is then answered "not authorized"). A missing admin key still refuses (503).
+ */
+async function mqttUpgrade(c: Context<AppEnv>, next: () => Promise<void>): Promise<void> {
+  try {
+    c.set("credential", await authenticate(c, true));
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "NOT_CONFIGURED") throw err;
+  }
+  await next();
+}
 
 /** Route middleware for admin-only routes (minting tokens, access keys): no token or access key suffices. */
 export function requiresAdmin(): MiddlewareHandler<AppEnv> {

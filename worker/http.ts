@@ -198,7 +198,8 @@ export function methodNotAllowed(routes: () => readonly RegisteredRoute[]): Midd
   let table: PathMethods[] | undefined;
   return async (c, next) => {
     table ??= methodTable(routes());
-    const method = c.req.method;
+    // HEAD is GET without a body (Durable Streams see HEAD itself: they skip headAsGet).
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
     const matching = table.filter((e) => e.pattern.test(c.req.path));
     if (matching.length === 0 || matching.some((e) => e.methods.has(method))) return next();
     const allow = allowList(matching);
@@ -224,23 +225,5 @@ export const withoutCredentials: MiddlewareHandler<AppEnv> = async (c, next) => 
   await next();
 };
 
-const REDACTIONS: ReadonlyArray<[RegExp, string]> = [
-  [/([?&]token=)[^&#\s"'<>]*/gi, "$1[redacted]"],
-  [/(bearer\s+)\S+/gi, "$1[redacted]"],
-  [/(authorization["']?\s*[:=]\s*["']?)[^"',}\s][^"',}]*/gi, "$1[redacted]"],
-  // Anything shaped like a JWT, wherever it appears.
-  [/\beyJ[\w-]*\.[\w-]+\.[\w-]*/g, "[redacted]"],
-];
-
-/** `text` with credentials (query tokens, bearer values, JWTs) replaced, for logs. */
-export function redactCredentials(text: string): string {
-  let out = text;
-  for (const [pattern, replacement] of REDACTIONS) out = out.replace(pattern, replacement);
-  return out;
-}
-
-/** What a log line may say about a thrown value: its name, message and stack, redacted. */
-export function describeForLog(err: unknown): string {
-  const text = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
-  return redactCredentials(text);
-}
+/** Credential redaction for logs lives beside the objects, which log through it too. */
+export { describeForLog, redactCredentials } from "../durable-objects/shared/plain-errors";

@@ -17,26 +17,36 @@ import { topics } from "./routes/topics";
 import { topicLive } from "./routes/topic-live";
 import { groups } from "./routes/groups";
 import { subscriptions } from "./routes/subscriptions";
+import { mqtt } from "./routes/mqtt";
+import { metrics } from "./routes/metrics";
+import { consoleApp } from "./routes/console";
+import { sqs } from "./sqs";
+import { stream } from "./routes/stream";
+import { STREAM_REQUEST_HEADERS, STREAM_RESPONSE_HEADERS } from "./stream/headers";
+import { exceptStreams } from "./stream/path";
 import { VERSION } from "./version";
 
 const app = new OpenAPIHono<AppEnv>();
 
-// Handlers only ever see GET for a HEAD (the body is dropped on the way out).
-app.use("*", headAsGet);
+// Handlers only ever see GET for a HEAD (the body is dropped on the way out). Durable
+// Streams (/v1/stream/, routes/stream.ts) tell HEAD from GET, take any content type and
+// authenticate themselves (?token= on reads, anonymous capabilities): the JSON routes'
+// middleware below skips them (exceptStreams).
+app.use("*", exceptStreams(headAsGet));
 // Browsers call Spool from other origins with bearer tokens (never cookies), so any
 // origin may call; credentials travel in the Authorization header or ?token=.
 app.use("*", cors({
   origin: "*",
-  allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"],
-  exposeHeaders: ["Retry-After"],
+  allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", ...STREAM_REQUEST_HEADERS],
+  exposeHeaders: ["Retry-After", ...STREAM_RESPONSE_HEADERS],
   maxAge: 600,
 }));
-app.use("/v1/*", authenticated);
+app.use("/v1/*", exceptStreams(authenticated));
 // From here on the request carries no credential: nothing downstream can log or forward it.
-app.use("/v1/*", withoutCredentials);
+app.use("/v1/*", exceptStreams(withoutCredentials));
 app.use("*", methodNotAllowed(() => app.routes));
-app.use("/v1/*", jsonBody);
+app.use("/v1/*", exceptStreams(jsonBody));
 app.route("/", meta);
 app.route("/v1/queues", queues);
 app.route("/v1/topics", topics);
@@ -45,6 +55,12 @@ app.route("/v1/topics", groups);
 app.route("/v1/topics", subscriptions);
 app.route("/v1/tokens", tokens);
 app.route("/v1/keys", keys);
+app.route("/v1/mqtt", mqtt);
+app.route("/v1/stream", stream);
+app.route("/", metrics);
+app.route("/", consoleApp);
+// The SQS-compatible API (POST / and queue URLs): SigV4 and AWS error shapes, outside /v1.
+app.route("/", sqs);
 
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
@@ -76,3 +92,5 @@ export default app;
 export { QueueObject } from "../durable-objects/queue/object";
 export { TopicPartition } from "../durable-objects/topic/object";
 export { Catalog } from "../durable-objects/catalog/catalog";
+export { MqttConnection } from "../durable-objects/mqtt/connection";
+export { MqttSession } from "../durable-objects/mqtt/session";

@@ -1,47 +1,36 @@
 /**
  * Catalog: one object (named "catalog") that lists which queues and topics exist, so the
- * list routes need not scan anything. Queue and topic objects register themselves when
- * first created and unregister when deleted. It also keeps the access keys (keys.ts).
+ * list routes need not scan anything, and gates the queue and topic quotas: a queue or
+ * topic is listed before it is created, and a name the quota has no room for is refused
+ * (entries.ts). Objects unregister themselves when deleted. It also keeps the access keys
+ * (keys.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { migrate } from "../shared/sql";
 import { now } from "../shared/clock";
 import type { Result } from "../../protocol/errors";
+import { ENTRY_MIGRATIONS, EntryStore, type CatalogEntry, type CatalogKind, type CatalogPage } from "./entries";
 import { KEY_MIGRATIONS, KeyStore, type AccessKeyCredential, type AccessKeyPage, type KeyCapabilities, type NewAccessKey } from "./keys";
+import { quotaOf } from "./quotas";
 
-const MIGRATIONS = [
-  `CREATE TABLE entries (
-     kind TEXT NOT NULL,
-     name TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     info TEXT NOT NULL DEFAULT '{}',
-     PRIMARY KEY (kind, name)
-   ) WITHOUT ROWID`,
-];
-
-export type CatalogKind = "queues" | "topics";
-
-export interface CatalogEntry {
-  name: string;
-  createdAt: number;
-  /** Small per-kind facts the list route shows (a topic's partition count, say). */
-  info: Record<string, unknown>;
-}
+export type { CatalogEntry, CatalogKind, CatalogPage } from "./entries";
 
 export const CATALOG_NAME = "catalog";
 
 export class Catalog extends DurableObject<Env> {
   #keys: KeyStore;
+  #entries: EntryStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage.sql, MIGRATIONS);
+      migrate(ctx.storage.sql, ENTRY_MIGRATIONS);
       migrate(ctx.storage.sql, KEY_MIGRATIONS, "keys");
     });
     const masters = (): string[] => [env.SPOOL_TOKEN_SECRET, env.SPOOL_TOKEN_SECRET_PREVIOUS].filter((s): s is string => !!s);
     this.#keys = new KeyStore(ctx.storage.sql, masters);
+    this.#entries = new EntryStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
   }
 
   // Access keys (keys.ts): the Worker's /v1/keys routes and authentication call these.
@@ -68,25 +57,36 @@ export class Catalog extends DurableObject<Env> {
     return this.#keys.delete(accessKeyId);
   }
 
-  /** Adds or updates an entry; `createdAt` of an existing entry is kept. */
-  register(kind: CatalogKind, name: string, createdAt: number, info: Record<string, unknown> = {}): void {
-    this.ctx.storage.sql.exec(
-      `INSERT INTO entries (kind, name, created_at, info) VALUES (?, ?, ?, ?)
-       ON CONFLICT (kind, name) DO UPDATE SET info = excluded.info`,
-      kind, name, createdAt, JSON.stringify(info),
-    );
+  // Queues and topics (entries.ts).
+
+  /**
+   * Lists a queue or topic, or updates the info of one listed already (its `createdAt` is
+   * kept). A new name is refused with QUOTA_EXCEEDED when its kind is at its quota
+   * (`SPOOL_MAX_QUEUES`, `SPOOL_MAX_TOPICS`), unless `force`: for an object that exists
+   * already and must be listed whatever the count (a dead-letter queue created by a move).
+   */
+  register(kind: CatalogKind, name: string, createdAt: number, info: Record<string, unknown> = {}, force = false): Result<null> {
+    const quota = force ? null : quotaOf(this.env, kind);
+    return this.#entries.register(kind, name, createdAt, info, { quota });
   }
 
-  unregister(kind: CatalogKind, name: string): void {
-    this.ctx.storage.sql.exec("DELETE FROM entries WHERE kind = ? AND name = ?", kind, name);
+  /** Takes a queue or topic off the list (it was deleted, or its creation failed); false when it was not listed. */
+  unregister(kind: CatalogKind, name: string): boolean {
+    return this.#entries.unregister(kind, name);
   }
 
+  /** How many queues or topics are listed (what the quota counts). */
+  count(kind: CatalogKind): number {
+    return this.#entries.count(kind);
+  }
+
+  /** One page in name order, after the cursor `after` (a previous page's `next`). */
+  page(kind: CatalogKind, limit: number, after?: string): CatalogPage {
+    return this.#entries.page(kind, limit, after);
+  }
+
+  /** The first `limit` entries in name order. */
   list(kind: CatalogKind, limit = 10_000): CatalogEntry[] {
-    return this.ctx.storage.sql
-      .exec<{ name: string; created_at: number; info: string }>(
-        "SELECT name, created_at, info FROM entries WHERE kind = ? ORDER BY name LIMIT ?", kind, limit,
-      )
-      .toArray()
-      .map((r) => ({ name: r.name, createdAt: r.created_at, info: JSON.parse(r.info) as Record<string, unknown> }));
+    return this.#entries.list(kind, limit);
   }
 }

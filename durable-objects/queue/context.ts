@@ -49,23 +49,36 @@ export class QueueTransactions {
   run<T>(fn: (q: QueueContext) => Result<T>, create: CreateMode = "never"): Result<T> {
     try {
       return this.storage.transactionSync(() => {
-        const at = now();
-        let loaded = this.current();
-        if (!loaded && create === "optional") return orRollback((fn as (q: QueueContext | null) => Result<T>)(null));
-        if (!loaded && create === "implicit") {
-          const resolved = resolveConfig(this.name(), null, {});
-          if (!resolved.ok) throw new Rollback(resolved.error);
-          this.create(resolved.config, at);
-          loaded = this.#loaded!;
+        // Counter changes are summed and written once, just before the commit (store/counters.ts).
+        const deferring = this.store.counters.defer();
+        try {
+          const r = this.#body(fn, create);
+          if (deferring) this.store.counters.flush();
+          return r;
+        } finally {
+          if (deferring) this.store.counters.end(); // after a throw: the rollback took the rest
         }
-        if (!loaded) throw new Rollback({ code: "NOT_FOUND", message: `queue '${this.name()}' does not exist`, details: { queue: this.name() } });
-        return orRollback(fn({ store: this.store, config: loaded.config, name: this.name(), incarnation: loaded.createdAt, now: at }));
       });
     } catch (err) {
       this.#loaded = undefined; // the cache may hold what was rolled back
       if (err instanceof Rollback) return { ok: false, error: err.error };
       throw err;
     }
+  }
+
+  /** What `run` does inside its transaction: load or create the queue, then `fn`. */
+  #body<T>(fn: (q: QueueContext) => Result<T>, create: CreateMode): Result<T> {
+    const at = now();
+    let loaded = this.current();
+    if (!loaded && create === "optional") return orRollback((fn as (q: QueueContext | null) => Result<T>)(null));
+    if (!loaded && create === "implicit") {
+      const resolved = resolveConfig(this.name(), null, {});
+      if (!resolved.ok) throw new Rollback(resolved.error);
+      this.create(resolved.config, at);
+      loaded = this.#loaded!;
+    }
+    if (!loaded) throw new Rollback({ code: "NOT_FOUND", message: `queue '${this.name()}' does not exist`, details: { queue: this.name() } });
+    return orRollback(fn({ store: this.store, config: loaded.config, name: this.name(), incarnation: loaded.createdAt, now: at }));
   }
 
   /** The queue's record (read once, then cached), null when it does not exist. */

@@ -19,6 +19,8 @@
  * outbox, or the target.
  */
 import type { Env } from "../env";
+import type { Result } from "../../protocol/errors";
+import { isValidName } from "../../protocol/names";
 import { now } from "../shared/clock";
 import { MOVE_KEY_TTL_MS, deadLetterRetryMs, moveKey, sendDeadLetters } from "../shared/dead-letters";
 import type { QueueContext } from "./context";
@@ -40,6 +42,7 @@ function letterOf(q: QueueContext, row: MessageRow, attempts: number, origin: st
     origin,
   };
   if (row.headers) letter.headers = JSON.parse(row.headers) as Record<string, string>;
+  if (row.attr_types) letter.attributeTypes = JSON.parse(row.attr_types) as Record<string, string>;
   if (row.grp !== "") letter.group = row.grp;
   return letter;
 }
@@ -52,17 +55,37 @@ export function moveToDeadLetters(q: QueueContext, row: MessageRow): void {
   q.store.deadLetter(row, { target, moveKey: letter.moveKey, letter: JSON.stringify(letter) }, q.now);
 }
 
+/** What a redrive did: letters moved, and (only when some) letters left because they need `to`. */
+export interface RedriveOutcome {
+  moved: number;
+  needTo?: number;
+}
+
 /**
  * Takes up to `max` dead letters that are not in flight, oldest first, for a redrive to `to`
- * (or each letter's origin). Letters without an origin stay when no `to` is given.
+ * or, without `to`, each to the queue it came from. Letters that did not come from a queue
+ * (from a consumer group, a subscription, or sent here directly) need `to`: without it they
+ * stay, the answer counts them in `needTo`, and when nothing could move it is
+ * VALIDATION_FAILED. A letter is never sent where no queue can take it.
  */
-export function takeForRedrive(q: QueueContext, to: string | null, max: number): number {
+export function takeForRedrive(q: QueueContext, to: string | null, max: number): Result<RedriveOutcome> {
   const rows = q.store.redrivable(to, max);
   for (const row of rows) {
     const letter = letterOf(q, row, 0, null);
     q.store.moveOut(row, (to ?? row.origin)!, letter.moveKey, JSON.stringify(letter), q.now);
   }
-  return rows.length;
+  const needTo = to === null ? q.store.countWithoutQueueOrigin() : 0;
+  if (rows.length === 0 && needTo > 0) {
+    return {
+      ok: false,
+      error: {
+        code: "VALIDATION_FAILED",
+        message: `to: ${needTo} letter(s) here came from a consumer group or a subscription (or were sent here directly) and need a target queue; nothing was moved`,
+        details: { field: "to", needTo },
+      },
+    };
+  }
+  return { ok: true, value: needTo > 0 ? { moved: rows.length, needTo } : { moved: rows.length } };
 }
 
 /**
@@ -78,10 +101,28 @@ export function acceptLetters(q: QueueContext, letters: readonly DeadLetterInput
     const message = {
       id: l.id, body, headers, grp: l.group ?? "", bytes: messageBytes(body, headers),
       sentAt: q.now, visibleAt: null, attempts: l.attempts, origin: l.origin ?? null,
+      attrTypes: l.attributeTypes && Object.keys(l.attributeTypes).length > 0 ? JSON.stringify(l.attributeTypes) : null,
     };
     if (q.store.acceptLetter(l.moveKey, message, q.now + MOVE_KEY_TTL_MS)) accepted++;
   }
   return { accepted, skipped: letters.length - accepted };
+}
+
+/**
+ * An outbox letter whose target is no queue name: a redrive of a group's letter to its
+ * origin `"topic/group"`, as versions before this rule made. No queue can ever take it, so
+ * it comes back here as a message without an origin (a redrive of it then needs `to`).
+ */
+function returnStranded(store: QueueStore, row: OutboxRow): void {
+  const l = JSON.parse(row.letter) as DeadLetterInput;
+  const body = JSON.stringify(l.body ?? null);
+  const headers = l.headers && Object.keys(l.headers).length > 0 ? JSON.stringify(l.headers) : null;
+  const at = now();
+  store.acceptLetter(row.move_key, {
+    id: l.id, body, headers, grp: l.group ?? "", bytes: messageBytes(body, headers),
+    sentAt: at, visibleAt: null, attempts: l.attempts, origin: null,
+  }, at + MOVE_KEY_TTL_MS);
+  store.outbox.delivered([row.move_key]);
 }
 
 /** Deletes move keys old enough that no retry of their move can still come (by alarm). */
@@ -97,6 +138,10 @@ export function expireMoveKeys(q: QueueContext): void {
 export async function flushOutbox(store: QueueStore, env: Env, transact: <T>(fn: () => T) => T): Promise<boolean> {
   const byTarget = new Map<string, OutboxRow[]>();
   for (const r of store.outbox.due(now(), FLUSH_BATCH)) {
+    if (!isValidName(r.target)) {
+      transact(() => returnStranded(store, r));
+      continue;
+    }
     const rows = byTarget.get(r.target);
     if (rows) rows.push(r);
     else byTarget.set(r.target, [r]);

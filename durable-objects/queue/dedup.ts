@@ -4,7 +4,10 @@
  * Each accepted id leaves a record until the window ends; the alarm deletes expired records
  * (bounded per run), after which the id is accepted again. A window of 0 keeps no records.
  * Moves into a queue (dead letters, redrives) are not subject to it (dead-letters.ts).
+ * The records are bounded: `dedupRecordsFull` refuses a send that would keep too many.
  */
+import type { ErrorValue } from "../../protocol/errors";
+import { DEDUP_RECORDS_PER_MAX_MESSAGE } from "../../protocol/limits";
 import type { QueueContext } from "./context";
 
 /** Records the alarm deletes per run; leftovers keep the next deadline in the past. */
@@ -23,4 +26,24 @@ export function rememberAccepted(q: QueueContext, id: string, seq: number): void
 /** Deletes records whose window has ended (by alarm). */
 export function expireDedupRecords(q: QueueContext): void {
   q.store.dedup.expire(q.now, EXPIRE_BATCH);
+}
+
+/**
+ * Dedup records are bounded (API.md, Conventions → Quotas): a queue keeps at most
+ * `10 × maxMessages`, so a long window with a high send rate cannot grow storage without
+ * bound while `messages` stays small. Past that, a send of new ids is QUEUE_FULL until
+ * records expire; `Retry-After` says when the first one does.
+ */
+export function dedupRecordsFull(q: QueueContext, newRecords: number, minRetryAfter: number): ErrorValue | null {
+  if (q.config.deduplicationWindow === 0) return null;
+  const limit = DEDUP_RECORDS_PER_MAX_MESSAGE * q.config.maxMessages;
+  const records = q.store.dedup.count();
+  if (records + newRecords <= limit) return null;
+  const nextExpiry = q.store.dedup.nextExpiry() ?? q.now;
+  return {
+    code: "QUEUE_FULL",
+    message: `queue keeps ${records} dedup records, the most its maxMessages allows (${limit}); new ids are refused until records expire; nothing of this batch was written`,
+    details: { dedupRecords: records, maxDedupRecords: limit },
+    retryAfter: Math.max(minRetryAfter, Math.ceil((nextExpiry - q.now) / 1000)),
+  };
 }

@@ -25,6 +25,11 @@ function newReceipt(seq: number): string {
 
 const RECEIPT = /^(\d{1,15})\.[0-9a-f]{16}$/;
 
+/** Whether `receipt` has the form of a receipt at all (valid or not): the SQS API tells the two apart. */
+export function isReceiptShaped(receipt: string): boolean {
+  return RECEIPT.test(receipt);
+}
+
 /** The in-flight row a receipt names, if it is still that delivery's lease. */
 function leased(q: QueueContext, receipt: unknown): MessageRow | undefined {
   if (typeof receipt !== "string") return undefined;
@@ -46,17 +51,22 @@ export function publicMessage(row: MessageRow): ReceivedMessage {
   return out;
 }
 
-function toReceived(row: MessageRow, receipt: string | null): ReceivedMessage {
+function toReceived(row: MessageRow, receipt: string | null, detail: boolean): ReceivedMessage {
   const out = publicMessage(row);
   if (receipt !== null) out.receipt = receipt;
+  if (detail) {
+    if (row.attr_types) out.attributeTypes = JSON.parse(row.attr_types) as Record<string, string>;
+    if (row.first_received_at !== null) out.firstReceivedAt = row.first_received_at;
+  }
   return out;
 }
 
 /**
  * Delivers up to `max` messages: leased for `visibilitySeconds` to `consumer` (a socket id,
- * or null for HTTP), or deleted as delivered in at-most-once mode.
+ * or null for HTTP), or deleted as delivered in at-most-once mode. With `detail`, each
+ * carries its attribute types and first delivery time (ReceiveOptions.detail).
  */
-export function takeMessages(q: QueueContext, max: number, visibilitySeconds: number, consumer: string | null): ReceivedMessage[] {
+export function takeMessages(q: QueueContext, max: number, visibilitySeconds: number, consumer: string | null, detail = false): ReceivedMessage[] {
   const out: ReceivedMessage[] = [];
   const atMostOnce = q.config.delivery === "at-most-once";
   // FIFO yields one head per ready group per query; at-most-once frees the group at once,
@@ -66,10 +76,10 @@ export function takeMessages(q: QueueContext, max: number, visibilitySeconds: nu
     if (rows.length === 0) break;
     for (const row of rows) {
       if (atMostOnce) {
-        out.push(toReceived(q.store.deliverOnce(row), null));
+        out.push(toReceived(q.store.deliverOnce(row, q.now), null, detail));
       } else {
         const receipt = newReceipt(row.seq);
-        out.push(toReceived(q.store.lease(row, q.now + visibilitySeconds * 1000, receipt, consumer), receipt));
+        out.push(toReceived(q.store.lease(row, q.now + visibilitySeconds * 1000, receipt, consumer, q.now), receipt, detail));
       }
     }
     if (!atMostOnce || !q.store.fifo) break;

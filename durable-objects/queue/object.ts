@@ -6,7 +6,8 @@
  * Everything else is `#private`. The modules:
  *   store/          all of the queue's SQL: schema, state enum, one function per transition
  *   context.ts      the transaction every method runs in (load, implicit creation, rollback)
- *   send.ts         send: limits, backpressure          dedup.ts   the dedup window
+ *   admission.ts    what a creation must clear first: the quota (Catalog), the default DLQ
+ *   send.ts         send: limits, backpressure          dedup.ts   the dedup window (bounded)
  *   leases.ts       receive, ack, nack, extend, lease expiry redelivers
  *   dead-letters.ts dead letters and redrive across objects (outbox + move keys)
  *   state.ts        stats, peek, retention and the alarm's other housekeeping
@@ -18,19 +19,21 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import type { Result } from "../../protocol/errors";
 import { catalogStub } from "../env";
-import { AlarmScheduler } from "../shared/alarm";
+import { AlarmScheduler, earliestOf } from "../shared/alarm";
 import { now } from "../shared/clock";
+import { admit, release, type CreateOptions } from "./admission";
 import { LIMITS, resolveConfig } from "./config";
 import { Consumers } from "./consumers";
 import { QueueTransactions } from "./context";
-import { acceptLetters, flushOutbox, takeForRedrive } from "./dead-letters";
+import { acceptLetters, flushOutbox, takeForRedrive, type RedriveOutcome } from "./dead-letters";
 import { ack, applyDue, extend, nack, takeMessages } from "./leases";
 import { sendMessages } from "./send";
 import { expireOld, peek, stats } from "./state";
 import { QueueStore } from "./store/queue-store";
+import { describe, setAttributes, tag, untag } from "./tags";
 import type {
   AckResult, DeadLetterInput, DeadLetterResult, ExtendResult, NackResult, PeekedMessage, QueueConfigInput,
-  QueueCreated, QueueInfo, QueueSendInput, QueueSendOptions, QueueSendResult, ReceivedMessage, ReceiveOptions,
+  QueueCreated, QueueDescription, QueueInfo, QueueSendInput, QueueSendOptions, QueueSendResult, ReceivedMessage, ReceiveOptions,
   RedriveOptions,
 } from "../../protocol/queues";
 
@@ -51,7 +54,7 @@ export class QueueObject extends DurableObject<Env> {
     super(ctx, env);
     this.#store = new QueueStore(ctx.storage.sql);
     this.#queue = new QueueTransactions(ctx.storage, this.#store, () => this.#name);
-    this.#consumers = new Consumers(ctx, env, { transact: (fn) => this.#queue.run(fn), settle: () => this.#settle() });
+    this.#consumers = new Consumers(ctx, env, { transact: (fn) => this.#queue.run(fn), settle: () => this.#settle(), name: () => this.#name });
     this.#alarm = new AlarmScheduler(ctx.storage);
     ctx.blockConcurrencyWhile(async () => this.#store.migrate());
   }
@@ -62,20 +65,24 @@ export class QueueObject extends DurableObject<Env> {
 
   // ---- RPC ----
 
-  /** `PUT /v1/queues/{q}`: creates the queue or changes its config (`fifo` cannot change). */
-  async configure(input: QueueConfigInput): Promise<Result<QueueCreated>> {
-    const r = this.#queue.run((q) => {
+  /**
+   * `PUT /v1/queues/{q}`: creates the queue (within the quota, admission.ts) or changes its
+   * config (`fifo` cannot change).
+   */
+  async configure(input: QueueConfigInput, options: CreateOptions = {}): Promise<Result<QueueCreated>> {
+    const r = await this.#creating(input, options, () => this.#queue.run((q) => {
       const resolved = resolveConfig(this.#name, q?.config ?? null, input);
       if (!resolved.ok) return resolved;
       return ok(q ? this.#queue.reconfigure(resolved.config) : this.#queue.create(resolved.config, now()));
-    }, "optional");
+    }, "optional"));
     await this.#settle();
     return r;
   }
 
   /** Creates the queue with the default config if it does not exist (subscriptions into a queue). */
-  async ensure(): Promise<Result<QueueCreated>> {
-    const r = this.#queue.run((q) => ok({ name: q.name, config: q.config, createdAt: q.incarnation }), "implicit");
+  async ensure(options: CreateOptions = {}): Promise<Result<QueueCreated>> {
+    const r = await this.#creating({}, options, () =>
+      this.#queue.run((q) => ok({ name: q.name, config: q.config, createdAt: q.incarnation }), "implicit"));
     if (r.ok) await this.#settle();
     return r;
   }
@@ -83,6 +90,28 @@ export class QueueObject extends DurableObject<Env> {
   /** `GET /v1/queues/{q}`. */
   async info(): Promise<Result<QueueInfo>> {
     return this.#queue.run((q) => ok({ name: q.name, config: q.config, stats: stats(q, this.#consumers.count()) }));
+  }
+
+  // Tags and protocol attributes (tags.ts), for the SQS API.
+
+  /** Info, creation time, tags and protocol attributes (SQS GetQueueAttributes, ListQueueTags). */
+  async describe(): Promise<Result<QueueDescription>> {
+    return this.#queue.run((q) => ok(describe(q, this.#consumers.count())));
+  }
+
+  /** Config and protocol attributes in one change (SQS SetQueueAttributes); null removes an attribute. */
+  async setAttributes(input: QueueConfigInput, attributes: Record<string, string | null>): Promise<Result<QueueDescription>> {
+    const r = this.#queue.run((q) => setAttributes(q, this.#queue, input, attributes, this.#consumers.count()));
+    await this.#settle();
+    return r;
+  }
+
+  async tag(tags: Record<string, string>): Promise<Result<{ tags: Record<string, string> }>> {
+    return this.#queue.run((q) => tag(q, tags));
+  }
+
+  async untag(keys: string[]): Promise<Result<{ tags: Record<string, string> }>> {
+    return this.#queue.run((q) => ok(untag(q, keys)));
   }
 
   /** `DELETE /v1/queues/{q}`: messages, dedup records and outbox gone; sockets closed; unlisted. */
@@ -105,8 +134,10 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /** `POST /v1/queues/{q}/messages`, and how other objects put messages in (see protocol/queues.ts). */
-  async send(messages: QueueSendInput[], options: QueueSendOptions = {}): Promise<Result<QueueSendResult>> {
-    const r = this.#queue.run((q) => sendMessages(q, messages), options.create === false ? "never" : "implicit");
+  async send(messages: QueueSendInput[], options: QueueSendOptions & CreateOptions = {}): Promise<Result<QueueSendResult>> {
+    const r = options.create === false
+      ? this.#queue.run((q) => sendMessages(q, messages), "never")
+      : await this.#creating({}, options, () => this.#queue.run((q) => sendMessages(q, messages), "implicit"));
     if (r.ok) await this.#settle();
     return r;
   }
@@ -118,7 +149,7 @@ export class QueueObject extends DurableObject<Env> {
       let changed = false;
       const r = this.#queue.run((q) => {
         changed = applyDue(q);
-        const messages = takeMessages(q, options.max ?? 1, options.visibilityTimeout ?? q.config.visibilityTimeout, null);
+        const messages = takeMessages(q, options.max ?? 1, options.visibilityTimeout ?? q.config.visibilityTimeout, null, options.detail ?? false);
         return ok({ messages });
       });
       const done = !r.ok || r.value.messages.length > 0 || now() >= deadline;
@@ -159,9 +190,12 @@ export class QueueObject extends DurableObject<Env> {
     return r;
   }
 
-  /** `POST /v1/queues/{q}/redrive`: moves dead letters (not in flight) to `to` or their origin. */
-  async redrive(options: RedriveOptions = {}): Promise<Result<{ moved: number }>> {
-    const r = this.#queue.run((q) => ok({ moved: takeForRedrive(q, options.to ?? null, options.max ?? LIMITS.redriveDefault) }));
+  /**
+   * `POST /v1/queues/{q}/redrive`: moves dead letters (not in flight) to `to`, or each to the
+   * queue it came from; letters from a group or subscription need `to` (dead-letters.ts).
+   */
+  async redrive(options: RedriveOptions = {}): Promise<Result<RedriveOutcome>> {
+    const r = this.#queue.run((q) => takeForRedrive(q, options.to ?? null, options.max ?? LIMITS.redriveDefault));
     await this.#settle();
     return r;
   }
@@ -209,18 +243,35 @@ export class QueueObject extends DurableObject<Env> {
   // ---- internals ----
 
   /**
-   * After a state change: register in the Catalog if pending, move dead letters out, wake
-   * long polls, push to sockets, and set the alarm to the earliest deadline.
+   * After a state change: register in the Catalog if pending, move dead letters out, close
+   * sockets whose credential expired (their messages become visible), wake long polls, push
+   * to sockets, and set the alarm to the earliest deadline, sockets' expiries included.
    */
   async #settle(): Promise<void> {
     await this.#registerInCatalog();
     if ((this.#store.outbox.nextDue() ?? Infinity) <= now()) {
       await flushOutbox(this.#store, this.env, (fn) => this.ctx.storage.transactionSync(fn));
     }
+    this.#consumers.closeExpired();
     this.#wake();
     this.#consumers.pump();
     const queue = this.#queue.current();
-    await this.#alarm.arm(this.#store.nextDeadline(queue ? queue.config.retention * 1000 : null));
+    await this.#alarm.arm(earliestOf(this.#store.nextDeadline(queue ? queue.config.retention * 1000 : null), this.#consumers.nextDeadline()));
+  }
+
+  /**
+   * Runs `change`, a transaction that may create the queue. When the queue does not exist
+   * yet, the creation is admitted first (admission.ts: valid config, the default dead-letter
+   * queue allowed, a place within the quota); a creation that then rolled back (a refused
+   * batch) gives its place back, so refused calls never use up the quota.
+   */
+  async #creating<T>(input: QueueConfigInput, options: CreateOptions, change: () => Result<T>): Promise<Result<T>> {
+    if (this.#queue.current()) return change();
+    const admitted = await admit(this.env, this.#name, input, options);
+    if (!admitted.ok) return admitted;
+    const r = change();
+    if (!this.#queue.current()) await release(this.env, this.#name);
+    return r;
   }
 
   /** A new queue is listed in the Catalog after its creation committed; until then the alarm retries. */
@@ -229,7 +280,9 @@ export class QueueObject extends DurableObject<Env> {
     const queue = this.#queue.current();
     if (at === null || at > now() || !queue) return;
     try {
-      await catalogStub(this.env).register("queues", this.#name, queue.createdAt);
+      // Forced: the queue exists, so it is listed whatever the count. Creations by a call were
+      // listed (within the quota) before they happened; this lists those made by a move.
+      await catalogStub(this.env).register("queues", this.#name, queue.createdAt, {}, true);
       this.#store.meta.setCatalogRegisterAt(null);
     } catch (err) {
       console.warn(`catalog register failed; the alarm retries in ${CATALOG_RETRY_MS / 1000} s`, err);

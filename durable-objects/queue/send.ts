@@ -6,7 +6,7 @@
 import { monotonicFactory } from "ulidx";
 import type { Result } from "../../protocol/errors";
 import type { QueueContext } from "./context";
-import { acceptedWithinWindow, rememberAccepted } from "./dedup";
+import { acceptedWithinWindow, dedupRecordsFull, rememberAccepted } from "./dedup";
 import type { QueueSendInput, QueueSendResult, QueueSentMessage } from "../../protocol/queues";
 
 /** Sortable, unique ids for messages sent without one (monotonic within this isolate). */
@@ -19,6 +19,8 @@ interface Prepared {
   id: string;
   body: string;
   headers: string | null;
+  /** JSON of the SQS attribute types, or null (not counted in `bytes`: at most 10 short names). */
+  attrTypes: string | null;
   grp: string;
   bytes: number;
   delay: number;
@@ -52,7 +54,8 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
         },
       };
     }
-    const p: Prepared = { id: m.id ?? newMessageId(now), body, headers, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay };
+    const attrTypes = m.attributeTypes && Object.keys(m.attributeTypes).length > 0 ? JSON.stringify(m.attributeTypes) : null;
+    const p: Prepared = { id: m.id ?? newMessageId(now), body, headers, attrTypes, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay };
     if (config.deduplicationWindow > 0) {
       const earlier = firstIndex.get(p.id);
       const seq = earlier === undefined ? acceptedWithinWindow(q, p.id) : null;
@@ -80,6 +83,9 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
     };
   }
 
+  const tooManyRecords = newCount > 0 ? dedupRecordsFull(q, newCount, QUEUE_FULL_RETRY_AFTER) : null;
+  if (tooManyRecords) return { ok: false, error: tooManyRecords };
+
   const out: QueueSentMessage[] = [];
   let duplicates = 0;
   for (const p of prepared) {
@@ -91,7 +97,7 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
     }
     const seq = store.send({
       id: p.id, body: p.body, headers: p.headers, grp: p.grp, bytes: p.bytes,
-      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : null, attempts: 0, origin: null,
+      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : null, attempts: 0, origin: null, attrTypes: p.attrTypes,
     });
     rememberAccepted(q, p.id, seq);
     out.push({ id: p.id, seq, duplicate: false });

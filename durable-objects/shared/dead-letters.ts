@@ -19,6 +19,7 @@ import type { Result } from "../../protocol/errors";
 import type { DeadLetterInput, DeadLetterResult } from "../../protocol/queues";
 import { queueStub, type Env } from "../env";
 import { retryDelayMs } from "./backoff";
+import { logThrown } from "./plain-errors";
 
 /** How long a target remembers a move key: longer than any retry of the same move takes. */
 export const MOVE_KEY_TTL_MS = 14 * 24 * 3600 * 1000;
@@ -56,7 +57,9 @@ export async function sendDeadLetters(env: Env, target: string, letters: readonl
     try {
       r = (await queueStub(env, target).receiveDeadLetter([...chunk])) as Result<DeadLetterResult>;
     } catch (err) {
-      r = { ok: false, error: { code: "INTERNAL", message: `the dead-letter queue '${target}' did not answer (${err instanceof Error ? err.message : String(err)})` } };
+      // The thrown text (a runtime reference, a stack overflow on a poison body) stays in the log.
+      logThrown(`dead-letter move to '${target}'`, err);
+      r = { ok: false, error: { code: "INTERNAL", message: `the dead-letter queue '${target}' did not answer; the move will be retried` } };
     }
     if (!r.ok) {
       console.warn(`dead-letter move to '${target}' failed, will retry: ${r.error.code} ${r.error.message}`);

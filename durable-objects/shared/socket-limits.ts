@@ -7,10 +7,10 @@
  *
  *   // on upgrade, in the object's fetch:
  *   if (!hasSocketRoom(ctx, env)) return socketLimitResponse(env);
- *   ws.serializeAttachment({ ...mine, limits: newSocketLimits(Date.now(), expiresAt) });
+ *   ws.serializeAttachment({ ...mine, limits: newSocketLimits(now(), credentialExpiresAt(request)) });
  *   // first thing in webSocketMessage:
  *   const att = ws.deserializeAttachment();
- *   const verdict = checkFrame(message, att.limits, Date.now());
+ *   const verdict = checkFrame(message, att.limits, now());
  *   if (!verdict.ok) return closeFor(ws, verdict);
  *   ws.serializeAttachment(att); // the budget moved
  */
@@ -21,12 +21,35 @@ import { CloseCodes, newFrameBudget, spendFrame, type CloseCode, type FrameBudge
 /** WebSocket close reasons are at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123;
 
+/** The close reason of `CloseCodes.EXPIRED`. */
+export const EXPIRED_REASON = "token expired; reconnect with a fresh token";
+/** The close reason of `CloseCodes.AUTH_REFUSED`. */
+export const AUTH_REFUSED_REASON = "the token does not verify or does not cover this stream";
+
 export { CloseCodes, newFrameBudget, spendFrame, type CloseCode, type FrameBudget } from "../../protocol/sockets";
 export { FRAME_BURST, FRAMES_PER_SECOND, MAX_FRAME_BYTES, MAX_SOCKETS_PER_OBJECT } from "../../protocol/limits";
 
 /** Byte size of a frame as received (string frames are UTF-8 on the wire). */
 export function frameBytes(message: string | ArrayBuffer): number {
   return typeof message === "string" ? new TextEncoder().encode(message).byteLength : message.byteLength;
+}
+
+/**
+ * The header on which the Worker tells an object when the credential that opened a socket
+ * or stream expires (ms epoch; absent for credentials that do not expire). The Worker builds
+ * the request the object sees, so a client cannot set it itself.
+ */
+export const CREDENTIAL_EXPIRES_HEADER = "x-spool-credential-expires";
+
+/** The credential expiry a request carries (`CREDENTIAL_EXPIRES_HEADER`), or null for none. */
+export function credentialExpiresAt(request: Request): number | null {
+  const value = request.headers.get(CREDENTIAL_EXPIRES_HEADER) ?? "";
+  return /^\d{1,16}$/.test(value) ? Number(value) : null;
+}
+
+/** Whether the credential behind a socket has expired at `now` (nothing may be sent to it then). */
+export function credentialExpired(limits: SocketLimits, now: number): boolean {
+  return limits.expiresAt !== null && now >= limits.expiresAt;
 }
 
 /** Per-socket limit state for the attachment: the frame budget and the credential's expiry. */
@@ -48,8 +71,8 @@ export type FrameVerdict = { ok: true } | { ok: false; code: CloseCode; reason: 
  * `limits.budget` (store the attachment again afterwards).
  */
 export function checkFrame(message: string | ArrayBuffer, limits: SocketLimits, now: number): FrameVerdict {
-  if (limits.expiresAt !== null && now >= limits.expiresAt) {
-    return { ok: false, code: CloseCodes.EXPIRED, reason: "token expired; reconnect with a fresh token" };
+  if (credentialExpired(limits, now)) {
+    return { ok: false, code: CloseCodes.EXPIRED, reason: EXPIRED_REASON };
   }
   const size = typeof message === "string" && message.length * 3 <= MAX_FRAME_BYTES ? 0 : frameBytes(message);
   if (size > MAX_FRAME_BYTES) {

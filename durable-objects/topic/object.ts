@@ -7,6 +7,8 @@
  *   live       (live/)     WebSocket and SSE subscribers
  *   groups     (groups/)   consumer groups: positions, leases, acks, dead letters
  *   forwarder  (forward/)  subscriptions forwarding into queues and webhooks
+ *   retained   (retained/) MQTT retained messages, the newest per MQTT topic
+ *   stream     (stream/)   Durable Streams: content type, expiry, closure, producers, forks
  * Each module's SQL lives in its store.ts; the one alarm is an AlarmScheduler here.
  * Public methods here are the RPC API; each delegates to one module and is one SQL
  * transaction.
@@ -17,6 +19,12 @@ import { ConsumerGroups } from "./groups/groups";
 import { Forwarder } from "./forward/forwarder";
 import { LiveSubscribers } from "./live/live";
 import { TopicLog } from "./log/log";
+import { RetainedMessages } from "./retained/retained";
+import { StreamModule } from "./stream/stream";
+import type {
+  AppendStreamInput, AppendStreamOutcome, CreateStreamInput, CreateStreamOutcome, ForkAcquireInput, ForkGrant, InheritedChunk,
+  ReadStreamInput, ReadStreamOutcome, StreamFacts,
+} from "./stream/types";
 import { configureTopic, describeTopic, destroyTopic, reconcile, type PartitionContext } from "./log/home";
 import type { AppendedMessage, AppendOutcome, AppendRequest, PartitionStats, ReadRequest } from "./log/schema";
 import type { TopicConfigPatch } from "../../protocol/topics";
@@ -30,7 +38,7 @@ import type { Result } from "../../protocol/errors";
 import { staleAnswer, type StaleAnswer } from "./router/retry";
 import type { GroupCreated } from "./groups/groups";
 import type {
-  GroupAckResult, GroupConfig, GroupConfigPatch, GroupPartitionStatus, PollInput, PollResult, SeekTarget,
+  GroupAckResult, GroupConfig, GroupConfigPatch, GroupNackResult, GroupPartitionStatus, PollInput, PollResult, SeekTarget,
 } from "./groups/types";
 
 export class TopicPartition extends DurableObject<Env> {
@@ -38,6 +46,8 @@ export class TopicPartition extends DurableObject<Env> {
   readonly live: LiveSubscribers;
   readonly groups: ConsumerGroups;
   readonly forwarder: Forwarder;
+  readonly retained: RetainedMessages;
+  readonly stream: StreamModule;
   readonly #modules: PartitionModule[];
   /** The object's one alarm, cached: every module's deadline goes through it. */
   readonly #scheduler: AlarmScheduler;
@@ -54,7 +64,14 @@ export class TopicPartition extends DurableObject<Env> {
     this.live = new LiveSubscribers(ctx, env, this.log, hooks);
     this.groups = new ConsumerGroups(ctx, env, this.log, hooks);
     this.forwarder = new Forwarder(ctx, env, this.log, hooks);
-    this.#modules = [this.log, this.live, this.groups, this.forwarder];
+    this.retained = new RetainedMessages(ctx);
+    this.stream = new StreamModule({
+      ctx, env, log: this.log, hooks,
+      ensureTopic: (topic, patch) => configureTopic(this.#logContext(), topic, patch, "ensure"),
+      destroyTopic: (topic) => destroyTopic(this.#logContext(), topic),
+    });
+    // The stream module goes last: its alarm may delete the whole topic.
+    this.#modules = [this.log, this.live, this.groups, this.forwarder, this.retained, this.stream];
     ctx.blockConcurrencyWhile(async () => {
       for (const m of this.#modules) m.migrate();
     });
@@ -82,6 +99,7 @@ export class TopicPartition extends DurableObject<Env> {
 
   /** Home only: deletes the topic in every partition. */
   async destroyTopic(topic: string): Promise<Result<null>> {
+    await this.stream.beforeTopicDelete();
     return destroyTopic(this.#logContext(), topic);
   }
 
@@ -92,7 +110,8 @@ export class TopicPartition extends DurableObject<Env> {
 
   /** Appends one publish's messages for this partition, written whole or not at all. */
   async publish(req: AppendRequest): Promise<Result<{ messages: AppendedMessage[] }>> {
-    return (await this.#stale(req.info, req.partition)) ?? appended(await this.log.append(req));
+    // A Durable Stream's topic takes no publish once the stream is closed (stream/stream.ts).
+    return (await this.#stale(req.info, req.partition)) ?? appended(await this.log.append({ ...req, admit: this.stream.publishAdmission() }));
   }
 
   /** Reads from an offset or a time (GET /v1/topics/{t}/messages). */
@@ -137,6 +156,7 @@ export class TopicPartition extends DurableObject<Env> {
   /** Deletes everything this object stores, for every module, and closes its sockets. */
   async #wipeObject(): Promise<void> {
     this.live.reset();
+    this.stream.reset();
     for (const ws of this.ctx.getWebSockets()) {
       try {
         ws.close(CloseCodes.GONE, "topic deleted");
@@ -174,12 +194,23 @@ export class TopicPartition extends DurableObject<Env> {
     return (await this.#stale(info, partition)) ?? this.groups.ack(name, receipts);
   }
 
+  async nackGroup(info: TopicInfo, partition: number, name: string, receipts: string[], delaySeconds: number, attempted: boolean): Promise<Result<GroupNackResult>> {
+    return (await this.#stale(info, partition)) ?? this.groups.nack(name, receipts, delaySeconds * 1000, attempted);
+  }
+
   async seekGroup(info: TopicInfo, partition: number, name: string, target: SeekTarget, createWith: GroupConfig | null): Promise<Result<GroupPartitionStatus>> {
     return (await this.#stale(info, partition)) ?? this.groups.seek(info.name, name, partition, target, createWith);
   }
 
   async groupStatus(info: TopicInfo, partition: number, name: string, fallback: GroupConfig | null): Promise<Result<GroupPartitionStatus | null>> {
     return (await this.#stale(info, partition)) ?? this.groups.status(name, partition, fallback);
+  }
+
+  // ---- RPC: MQTT retained messages ----
+
+  /** The retained MQTT messages here whose MQTT topic starts with `prefix` (at most `limit`). */
+  async retainedMessages(info: TopicInfo, partition: number, prefix: string, limit: number): Promise<Result<LogEntry[]>> {
+    return (await this.#stale(info, partition)) ?? { ok: true, value: this.retained.withPrefix(prefix, partition, limit) };
   }
 
   // ---- RPC: subscriptions (fan-out) ----
@@ -212,6 +243,44 @@ export class TopicPartition extends DurableObject<Env> {
   /** Internal: every subscription here, to copy into partitions added when the topic grows. */
   subscriptionConfigs(): StoredSubscription[] {
     return this.forwarder.configs();
+  }
+
+  // ---- RPC: Durable Streams (/v1/stream/...) ----
+  // Thin delegations to the stream module; only partition 0 of a stream's topic serves them.
+
+  async streamCreate(input: CreateStreamInput): Promise<Result<CreateStreamOutcome>> {
+    return this.stream.create(input);
+  }
+
+  async streamAppend(input: AppendStreamInput): Promise<Result<AppendStreamOutcome>> {
+    return this.stream.append(input);
+  }
+
+  async streamRead(input: ReadStreamInput): Promise<Result<ReadStreamOutcome>> {
+    return this.stream.read(input);
+  }
+
+  async streamHead(topic: string): Promise<Result<StreamFacts>> {
+    return this.stream.head(topic);
+  }
+
+  async streamDelete(topic: string): Promise<Result<null>> {
+    return this.stream.remove(topic);
+  }
+
+  /** Internal, fork to source: grants a fork and counts it. */
+  async streamForkAcquire(topic: string, input: ForkAcquireInput): Promise<Result<ForkGrant>> {
+    return this.stream.forkAcquire(topic, input);
+  }
+
+  /** Internal, fork to source: the fork is gone. */
+  async streamForkRelease(): Promise<void> {
+    return this.stream.forkRelease();
+  }
+
+  /** Internal, fork to source: entries the fork inherits, from `from` up to `cap`. */
+  async streamReadInherited(from: number, cap: number, maxBytes: number): Promise<Result<InheritedChunk>> {
+    return this.stream.readInherited(from, cap, maxBytes);
   }
 
   /** WebSocket (`/subscribe`) and SSE (`/events`) requests forwarded by the Worker. */
@@ -251,6 +320,8 @@ export class TopicPartition extends DurableObject<Env> {
     this.live.onAppend(entries);
     this.groups.onAppend(entries);
     this.forwarder.onAppend(entries);
+    this.retained.onAppend(entries);
+    this.stream.onAppend();
   }
 }
 

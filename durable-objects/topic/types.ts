@@ -47,6 +47,8 @@ export interface LogReader {
   offsetAtTime(timestamp: number): number;
   /** True once the topic exists in this partition (created by PUT or a first publish). */
   exists(): boolean;
+  /** The topic's incarnation here (new each time the topic is created), or null. */
+  incarnation?(): string | null;
 }
 
 /**

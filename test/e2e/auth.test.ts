@@ -3,7 +3,7 @@
 // per-object socket cap, on a server started with a low SPOOL_MAX_SOCKETS_PER_OBJECT.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser-launch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WS from "ws";
 import { api, unique, url } from "./helpers";
@@ -93,7 +93,7 @@ describe("tokens e2e - browser flow", () => {
     });
     await new Promise<void>((ok) => backend.listen(0, "127.0.0.1", ok));
     const port = (backend.address() as AddressInfo).port;
-    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${port}/`);

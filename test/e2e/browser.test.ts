@@ -3,8 +3,9 @@
 // what Node publishes; another tab consumes a queue. Screenshots go to test-results/.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./browser-launch";
 import { startPageServer, type PageServer } from "./browser/server";
 import { adminClient, adminKey, unique, until, url } from "./client-support";
 
@@ -16,11 +17,7 @@ let pages: PageServer;
 beforeAll(async () => {
   mkdirSync(ARTEFACTS, { recursive: true });
   pages = await startPageServer(url(), adminKey());
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

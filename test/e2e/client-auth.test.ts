@@ -81,7 +81,15 @@ describe("client auth", () => {
 
   it("client auth - a live subscription whose token expires is closed (4001), refreshes and resumes without gap or duplicate", async () => {
     const name = unique("t");
-    const client = new Spool({ url: url(), getToken: () => mintToken({ [`topics/${name}`]: ["subscribe", "publish"] }, 2) });
+    // A token source with nothing fresher to give until the token has expired, so no swap can happen in time.
+    let current: { token: string; expiresAt: number } | undefined;
+    const client = new Spool({
+      url: url(),
+      getToken: async () => {
+        if (!current || Date.now() >= current.expiresAt) current = await mintToken({ [`topics/${name}`]: ["subscribe", "publish"] }, 2);
+        return current;
+      },
+    });
     const statuses: ConnectionStatus[] = [];
     const watch = (async () => {
       for await (const s of client.status()) statuses.push(s);
@@ -96,6 +104,42 @@ describe("client auth", () => {
     got.push(...(await take(it, 3)));
     expect(got.map((m) => [m.offset, m.body])).toEqual([[0, 0], [1, 1], [2, 2], [3, 3]]);
     expect(statuses.filter((s) => s.type === "connected").length).toBeGreaterThanOrEqual(2);
+    await client.close();
+    await watch;
+  }, 30_000);
+});
+
+describe("client auth - credentials on open sockets", () => {
+  it("client auth - a live subscription swaps its token before it expires ({type: auth}): no reconnect, no gap, no duplicate", async () => {
+    const name = unique("t");
+    const handed: string[] = [];
+    const client = new Spool({
+      url: url(),
+      getToken: async () => {
+        const t = await mintToken({ [`topics/${name}`]: ["subscribe"] }, 3);
+        handed.push(t.token);
+        return t;
+      },
+    });
+    const statuses: ConnectionStatus[] = [];
+    const watch = (async () => {
+      for await (const s of client.status()) statuses.push(s);
+    })();
+    const topic = spool.topic<number>(name);
+    await topic.publish({ body: 0 });
+    const sub = client.topic<number>(name).subscribe({ from: "earliest" });
+    const it = sub[Symbol.asyncIterator]();
+    const got = await take(it, 1);
+    // Outlive two tokens, publishing all along.
+    for (let n = 1; n <= 7; n++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await topic.publish({ body: n });
+    }
+    got.push(...(await take(it, 7)));
+    expect(got.map((m) => m.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(handed.length).toBeGreaterThanOrEqual(3);
+    expect(statuses.filter((s) => s.type === "disconnected" || s.type === "reconnecting")).toEqual([]);
+    expect(statuses.filter((s) => s.type === "connected")).toHaveLength(1);
     await client.close();
     await watch;
   }, 30_000);

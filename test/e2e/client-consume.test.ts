@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { idempotent, kvStore, MemoryStore, NotFoundError, type KVNamespaceLike, type QueueMessage } from "../../client";
+import { idempotent, kvStore, MemoryStore, NotFoundError, ReceiptError, sqliteStore, type KVNamespaceLike, type QueueMessage } from "../../client";
 import { adminClient, adminKey, unique, until, url } from "./client-support";
 
 const spool = adminClient();
@@ -21,7 +21,7 @@ describe("client consume", () => {
     await until(async () => (await q.info()).stats.messages === 0, "the queue to be empty (acked)");
     expect(seen.sort()).toEqual([1, 2, 3, 4, 5]);
     await consumer.stop();
-    expect(consumer.counts).toEqual({ processed: 5, failed: 0 });
+    expect(consumer.counts).toEqual({ processed: 5, failed: 0, lost: 0 });
     expect(await consumer.closed).toBeUndefined();
   });
 
@@ -136,10 +136,76 @@ describe("client consume", () => {
     await consumer.stop();
   });
 
-  it("client consume - consuming a queue that does not exist ends with NotFoundError", async () => {
-    const consumer = spool.queue(unique("never")).consume(() => {});
+  it("client consume - consuming a queue that does not exist ends with NotFoundError, in `closed` and in onError", async () => {
+    const errors: unknown[] = [];
+    const consumer = spool.queue(unique("never")).consume(() => {}, { onError: (e) => errors.push(e) });
     expect(await consumer.closed).toBeInstanceOf(NotFoundError);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(NotFoundError);
   });
+
+  it("client consume - with waitForQueue it waits for a queue that does not exist yet, then consumes it", async () => {
+    const q = spool.queue<string>(unique("later"));
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const consumer = q.consume(async (m) => void seen.push(m.body), { waitForQueue: true, onError: (e) => errors.push(e), reconnect: { maxDelayMs: 300 } });
+    await new Promise((r) => setTimeout(r, 1000));
+    await q.send({ body: "first" });
+    await until(() => seen.length === 1, "the message sent once the queue existed");
+    expect(seen).toEqual(["first"]);
+    expect(errors).toEqual([]);
+    await consumer.close();
+    expect(await consumer.closed).toBeUndefined();
+  });
+
+  it("client consume - the lease length comes from the server: untold of a 2 s queue, a 6 s handler keeps its message and runs once", async () => {
+    const q = spool.queue<string>(unique("q"));
+    await q.configure({ visibilityTimeout: 2 });
+    await q.send({ body: "slow" });
+    const runs: number[] = [];
+    const errors: unknown[] = [];
+    const consumer = q.consume(async (m, { signal }) => {
+      runs.push(m.attempts);
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(signal.aborted).toBe(false);
+    }, { onError: (e) => errors.push(e) }); // no visibilityTimeout option: the consumer must learn it
+    await until(() => runs.length === 1, "the handler to start");
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      expect(await q.receive()).toEqual([]); // never visible to a competitor: the lease was extended
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await until(async () => (await q.info()).stats.acked === 1, "the ack", 10_000);
+    expect(runs).toEqual([1]);
+    expect(errors).toEqual([]);
+    expect(consumer.counts).toEqual({ processed: 1, failed: 0, lost: 0 });
+    await consumer.close();
+  }, 30_000);
+
+  it("client consume - a lost lease aborts the handler's signal and its message is never acked", async () => {
+    const q = spool.queue<string>(unique("q"));
+    await q.configure({ visibilityTimeout: 2 });
+    await q.send({ body: "doomed" });
+    const errors: unknown[] = [];
+    let aborted: unknown;
+    let started = false;
+    const consumer = q.consume(async (_m, { signal }) => {
+      started = true;
+      await new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
+      aborted = signal.reason;
+    }, { onError: (e) => errors.push(e) });
+    await until(() => started, "the handler to start");
+    await q.purge(); // the message is gone: the next extend is refused, so the lease is lost
+    await until(() => aborted !== undefined, "the handler's signal to abort", 10_000);
+    expect(aborted).toBeInstanceOf(ReceiptError);
+    await until(() => consumer.counts.processed === 1, "the handler to return");
+    expect(consumer.counts.lost).toBe(1);
+    // The loss was reported once; no ack went out for a receipt known to be dead.
+    expect(errors.map((e) => (e as Error).message).filter((m) => /lease .* lost/.test(m))).toHaveLength(1);
+    expect(errors.filter((e) => /ack failed/.test((e as Error).message))).toEqual([]);
+    expect((await q.info()).stats.acked).toBe(0);
+    await consumer.close();
+  }, 30_000);
 
   it("client consume - a consumer process that crashes mid-message: the message is delivered again", async () => {
     const q = spool.queue<string>(unique("q"));
@@ -211,6 +277,62 @@ describe("client idempotent", () => {
     await store.add("m1", 5);
     expect(await store.has("m1")).toBe(true);
     expect(puts).toEqual([{ key: "spool:processed:m1", ttl: 60 }]);
+  });
+});
+
+describe("client idempotent - reserve, then commit", () => {
+  it("client idempotent - a copy arriving while another run holds the key waits for it and is not run again", async () => {
+    const store = new MemoryStore();
+    const effects: string[] = [];
+    let finish!: () => void;
+    const slow = idempotent<{ id: string }>(async (m) => {
+      await new Promise<void>((r) => (finish = r));
+      effects.push(m.id);
+    }, store);
+    // Two separate wrappers share the store, as two processes would.
+    const other = idempotent<{ id: string }>(async (m) => void effects.push(`other ${m.id}`), store);
+    const ctx = { signal: new AbortController().signal };
+    const first = slow({ id: "pay-1" }, ctx);
+    await until(() => finish !== undefined, "the first run to start");
+    const second = other({ id: "pay-1" }, ctx);
+    await new Promise((r) => setTimeout(r, 300));
+    finish();
+    await Promise.all([first, second]);
+    expect(effects).toEqual(["pay-1"]);
+  });
+
+  it("client idempotent - the handler is given the key for the effect itself", async () => {
+    const keys: (string | undefined)[] = [];
+    const handler = idempotent<{ id: string; order: string }>(async (_m, { idempotencyKey }) => void keys.push(idempotencyKey), new MemoryStore(), { key: (m) => m.order });
+    await handler({ id: "m1", order: "order-7" }, { signal: new AbortController().signal });
+    expect(keys).toEqual(["order-7"]);
+  });
+
+  it("client idempotent - the node:sqlite store is durable: a key done in one process is done for the next", async () => {
+    const { DatabaseSync } = await import("node:sqlite");
+    const dir = join(ROOT, "test-results", "client-e2e");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${unique("idem")}.db`);
+    const effects: string[] = [];
+    const ctx = { signal: new AbortController().signal };
+    const db1 = new DatabaseSync(file);
+    const run1 = idempotent<{ id: string }>(async (m) => void effects.push(m.id), sqliteStore(db1));
+    await run1({ id: "a" }, ctx);
+    db1.close();
+    const db2 = new DatabaseSync(file); // "after a restart"
+    const store2 = sqliteStore(db2);
+    const run2 = idempotent<{ id: string }>(async (m) => void effects.push(m.id), store2);
+    await run2({ id: "a" }, ctx);
+    await run2({ id: "b" }, ctx);
+    expect(effects).toEqual(["a", "b"]);
+    // A live reservation of another holder is busy; a lapsed one can be taken.
+    expect(await store2.reserve("c", "holder-1", 60)).toBe("reserved");
+    expect(await store2.reserve("c", "holder-2", 60)).toBe("busy");
+    expect(await store2.reserve("c", "holder-1", 60)).toBe("reserved"); // renewal
+    await store2.release("c", "holder-1");
+    expect(await store2.reserve("c", "holder-2", 60)).toBe("reserved");
+    expect(await store2.reserve("a", "holder-3", 60)).toBe("done");
+    db2.close();
   });
 });
 

@@ -57,7 +57,7 @@ describe("client groups", () => {
     expect(a1.counts.processed + a2.counts.processed).toBe(count);
   });
 
-  it("client group - a handler that throws leaves the message unacked; it is redelivered after its lease", async () => {
+  it("client group - a handler that throws nacks the message; it is redelivered after the nack delay", async () => {
     const topic = spool.topic<string>(unique("t"));
     await topic.publish({ body: "retry me" });
     const deliveries: GroupMessage<string>[] = [];
@@ -87,5 +87,39 @@ describe("client groups", () => {
     const stale = await g.ack(m!);
     expect(stale).toEqual({ acked: 0, failed: [{ receipt: m!.receipt, code: "RECEIPT_INVALID" }] });
     expect(await g.ack(redelivered!)).toEqual({ acked: 1, failed: [] });
+  });
+
+  it("client group - nack hands a message back at once or after a delay; attempted: false does not count it", async () => {
+    const topic = spool.topic<string>(unique("t"));
+    await topic.publish({ body: "x" });
+    const g = topic.group("g");
+    const [m] = await g.receive();
+    expect(await g.nack(m!, { attempted: false })).toEqual({ nacked: 1, failed: [] });
+    const [again] = await g.receive();
+    expect(again).toMatchObject({ offset: 0, attempts: 1 });
+    expect((await g.nack(again!, { delay: 1 })).nacked).toBe(1);
+    expect(await g.receive()).toEqual([]);
+    const [later] = await until(async () => {
+      const got = await g.receive({ wait: 1 });
+      return got.length > 0 && got;
+    }, "the delayed message to come back");
+    expect(later).toMatchObject({ offset: 0, attempts: 2 });
+  });
+
+  it("client group - close() lets a receive in flight return and hands its messages back at once, uncounted", async () => {
+    const topic = spool.topic<string>(unique("t"));
+    await topic.configure({});
+    const g = topic.group("g");
+    await g.configure({ visibilityTimeout: 60 }); // a stranded lease would hold the message for a minute
+    const handled: string[] = [];
+    const member = g.consume(async (m) => void handled.push(m.body), { wait: 3 });
+    await new Promise((r) => setTimeout(r, 500)); // its long poll is waiting on the server
+    const closing = member.close();
+    await topic.publish({ body: "arrives while closing" });
+    await closing;
+    expect(handled).toEqual([]);
+    const [next] = await g.receive(); // another member gets it now, not a minute later
+    expect(next).toMatchObject({ body: "arrives while closing", attempts: 1 });
+    expect(await member.closed).toBeUndefined();
   });
 });

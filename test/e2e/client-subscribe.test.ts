@@ -1,7 +1,7 @@
 // The client against a real server: live subscriptions over WebSocket and SSE as async iterables.
 import { afterAll, describe, expect, it } from "vitest";
-import { GapError, NotFoundError, type ConnectionStatus, type Gap, type TransportName } from "../../client";
-import { adminClient, take, unique, until } from "./client-support";
+import { GapError, NotFoundError, Spool, type ConnectionStatus, type Gap, type TransportName } from "../../client";
+import { adminClient, mintToken, take, unique, until, url } from "./client-support";
 
 const spool = adminClient();
 afterAll(() => spool.close());
@@ -177,5 +177,67 @@ describe("client subscribe - status and flow control", () => {
       if (expected === count) break;
     }
     expect(expected).toBe(count);
+  });
+});
+
+describe("client subscribe - every partition of a topic", () => {
+  /** A topic of 4 partitions holding `count` keyed messages; resolves with what was published. */
+  async function fourPartitions(count: number, name = unique("t")) {
+    const topic = spool.topic<number>(name);
+    await topic.configure({ partitions: 4 });
+    const published = await topic.publish(Array.from({ length: count }, (_, n) => ({ body: n, key: `k${n}` })));
+    expect(new Set(published.map((p) => p.partition)).size).toBe(4);
+    return { topic, published };
+  }
+
+  it("client subscribe - without `partition` it merges every partition: each in offset order, one lifetime, positions per partition", async () => {
+    const { topic, published } = await fourPartitions(40);
+    const sub = topic.subscribe({ from: "earliest" });
+    expect(sub.partition).toBeUndefined();
+    const got = await take(sub[Symbol.asyncIterator](), 40);
+    expect(got.map((m) => m.id).sort()).toEqual(published.map((p) => p.id).sort());
+    for (let p = 0; p < 4; p++) {
+      const offsets = got.filter((m) => m.partition === p).map((m) => m.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+    expect(sub.partitions.sort()).toEqual([0, 1, 2, 3]);
+    const expected = Object.fromEntries([0, 1, 2, 3].map((p) => [p, published.filter((r) => r.partition === p).length]));
+    expect(sub.positions).toEqual(expected);
+    await until(() => sub.state === "connected", "every partition connected");
+    await sub.close();
+    expect(sub.state).toBe("closed");
+    expect(await sub.closed).toBeUndefined();
+  });
+
+  it("client subscribe - a token with only `subscribe` follows every partition (it may ask the partition count)", async () => {
+    const { topic } = await fourPartitions(8);
+    const { token } = await mintToken({ [`topics/${topic.name}`]: ["subscribe"] });
+    const browser = new Spool({ url: url(), token });
+    await expect(browser.topic(topic.name).info()).rejects.toMatchObject({ status: 403 });
+    expect(await browser.topic(topic.name).partitions()).toBe(4);
+    const got = await take(browser.topic<number>(topic.name).subscribe({ from: "earliest" })[Symbol.asyncIterator](), 8);
+    expect(got.map((m) => m.body).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await browser.close();
+  });
+
+  it("client subscribe - saved positions resume each partition where it stopped: no gap, no duplicate", async () => {
+    const { topic } = await fourPartitions(20);
+    const first = topic.subscribe({ from: "earliest" });
+    const seen = await take(first[Symbol.asyncIterator](), 10);
+    const saved = first.positions;
+    await first.close();
+    // Whatever the first subscription delivered is below its saved positions, and only that.
+    for (const m of seen) expect(m.offset).toBeLessThan(saved[m.partition] ?? 0);
+    await topic.publish(Array.from({ length: 4 }, (_, n) => ({ body: 100 + n, key: `late${n}` })));
+    const rest = await take(topic.subscribe({ from: saved })[Symbol.asyncIterator](), 14);
+    const all = [...seen, ...rest].map((m) => `${m.partition}:${m.offset}`);
+    expect(new Set(all).size).toBe(24);
+    expect(all).toHaveLength(24);
+  });
+
+  it("client subscribe - one partition's terminal error ends the whole subscription", async () => {
+    const sub = spool.topic(unique("never")).subscribe({ from: "earliest" });
+    expect(await sub.closed).toBeInstanceOf(NotFoundError);
+    expect(sub.state).toBe("closed");
   });
 });

@@ -18,6 +18,8 @@ export interface LocalServer {
   persistTo: string;
   adminKey: string;
   stop(): Promise<void>;
+  /** Kills every process of the server at once with SIGKILL, as a crash would (no shutdown; state persists). */
+  crash(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -62,7 +64,7 @@ export async function startServer(options: StartOptions = {}): Promise<LocalServ
   ];
   const child = spawn("npx", args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -76,7 +78,7 @@ export async function startServer(options: StartOptions = {}): Promise<LocalServ
     await kill(child);
     throw err;
   }
-  return { url, port, persistTo, adminKey: vars.SPOOL_ADMIN_KEY!, stop: () => kill(child) };
+  return { url, port, persistTo, adminKey: vars.SPOOL_ADMIN_KEY!, stop: () => kill(child), crash: () => kill(child, "SIGKILL") };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -94,11 +96,11 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`wrangler dev did not become healthy within 60 s:\n${output()}`);
 }
 
-async function kill(child: ChildProcess): Promise<void> {
+async function kill(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   try {
-    process.kill(-child.pid, "SIGTERM"); // the whole process group: npx, wrangler, workerd
+    process.kill(-child.pid, signal); // the whole process group: npx, wrangler, workerd
   } catch {
     return;
   }

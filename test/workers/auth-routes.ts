@@ -11,10 +11,13 @@ export type Kind = "queues" | "topics";
 export type Need =
   | { type: "public" }
   | { type: "admin" }
-  | { type: "capability"; kind: Kind; action: string; list?: boolean; stream?: "ws" | "sse" };
+  /** Authenticates inside its own protocol (MQTT's CONNECT password; test/workers/mqtt-protocol.test.ts). */
+  | { type: "in-band" }
+  /** `also`: other actions that pass as well (any one of them will do). */
+  | { type: "capability"; kind: Kind; action: string; also?: string[]; list?: boolean; stream?: "ws" | "sse" };
 
 const q = (action: string, extra: { list?: boolean; stream?: "ws" } = {}): Need => ({ type: "capability", kind: "queues", action, ...extra });
-const t = (action: string, extra: { list?: boolean; stream?: "ws" | "sse" } = {}): Need => ({ type: "capability", kind: "topics", action, ...extra });
+const t = (action: string, extra: { list?: boolean; stream?: "ws" | "sse"; also?: string[] } = {}): Need => ({ type: "capability", kind: "topics", action, ...extra });
 
 export const ROUTE_ACTIONS: Record<string, Need> = {
   "GET /health": { type: "public" },
@@ -43,11 +46,14 @@ export const ROUTE_ACTIONS: Record<string, Need> = {
   "DELETE /v1/topics/{t}": t("manage"),
   "POST /v1/topics/{t}/messages": t("publish"),
   "GET /v1/topics/{t}/messages": t("subscribe"),
+  "GET /v1/topics/{t}/partitions": t("subscribe", { also: ["publish", "manage"] }),
   "GET /v1/topics/{t}/subscribe": t("subscribe", { stream: "ws" }),
   "GET /v1/topics/{t}/events": t("subscribe", { stream: "sse" }),
+  "GET /v1/mqtt": { type: "in-band" },
   "PUT /v1/topics/{t}/groups/{g}": t("manage"),
   "POST /v1/topics/{t}/groups/{g}/poll": t("consume"),
   "POST /v1/topics/{t}/groups/{g}/ack": t("consume"),
+  "POST /v1/topics/{t}/groups/{g}/nack": t("consume"),
   "POST /v1/topics/{t}/groups/{g}/seek": t("consume"),
   "GET /v1/topics/{t}/groups/{g}": t("consume"),
   "PUT /v1/topics/{t}/subscriptions/{s}": t("manage"),

@@ -28,8 +28,12 @@ async function createKey(capabilities: Record<string, string[]>, description?: s
 
 const bearer = (key: NewKey): string => `${key.accessKeyId}:${key.secretAccessKey}`;
 
-/** Sends one message to queue `q` with credential `auth`; the status. */
+/**
+ * Sends one message to queue `q` with credential `auth`; the status. The admin creates the
+ * queue first: creating it by a send would also need `send` on its dead-letter queue `{q}.dlq`.
+ */
 async function sendWith(auth: string, q: string): Promise<number> {
+  await callJson("PUT", `/v1/queues/${q}`, { body: {} });
   return (await callJson("POST", `/v1/queues/${q}/messages`, { auth, body: { body: "hello" } })).status;
 }
 

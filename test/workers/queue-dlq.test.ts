@@ -62,6 +62,18 @@ describe("queue dead letters", () => {
     expect(list.body.queues.some((e: { name: string }) => e.name === `${q}.dlq`)).toBe(true);
   });
 
+  it("queue - maxReceives 0 never dead-letters: a message redelivered past 5 times stays in the queue", async () => {
+    const q = uniqueName("never");
+    expect((await callJson("PUT", `/v1/queues/${q}`, { body: { maxReceives: 0 } })).body.config.maxReceives).toBe(0);
+    await callJson("POST", `/v1/queues/${q}/messages`, { body: { id: "stubborn", body: "again" } });
+    await exhaust(q, 6);
+    const [m] = await receive(q);
+    expect(m).toMatchObject({ id: "stubborn", attempts: 7 });
+    expect((await callJson("POST", `/v1/queues/${q}/nack`, { body: { receipts: [m!.receipt] } })).body.nacked).toBe(1);
+    expect(await statsOf(q)).toMatchObject({ messages: 1, visible: 1, deadLettered: 0 });
+    expect((await callJson("GET", `/v1/queues/${q}.dlq`)).status).toBe(404);
+  });
+
   it("queue - a nack on the last allowed delivery dead-letters at once", async () => {
     const q = uniqueName("dlq");
     await callJson("PUT", `/v1/queues/${q}`, { body: { maxReceives: 1, deadLetterQueue: `${q}-dead` } });
@@ -104,8 +116,10 @@ describe("queue dead letters", () => {
     const q = uniqueName("redrive");
     const dlq = `${q}.dlq`;
     await callJson("POST", `/v1/queues/${dlq}/messages`, { body: { messages: [{ body: "a" }, { body: "b" }, { body: "c" }] } });
-    // Letters sent straight to the DLQ have no origin: without `to` they stay.
-    expect((await callJson("POST", `/v1/queues/${dlq}/redrive`, { body: {} })).body.moved).toBe(0);
+    // Letters sent straight to the DLQ have no origin: without `to` none can move, which is refused.
+    const refused = await callJson("POST", `/v1/queues/${dlq}/redrive`, { body: {} });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "VALIDATION_FAILED", details: { field: "to", needTo: 3 } });
     const r = await callJson("POST", `/v1/queues/${dlq}/redrive`, { body: { to: `${q}-retry`, max: 2 } });
     expect(r.body.moved).toBe(2);
     expect((await peek(`${q}-retry`)).map((m) => m.body)).toEqual(["a", "b"]);

@@ -119,7 +119,8 @@ describe("subscription configs", () => {
     const hook = { url: "https://example.com/x", deadLetterQueue: q };
     expect((await callJson("PUT", `/v1/topics/${t}/subscriptions/s3`, { auth: manager, body: hook })).status).toBe(403);
     expect((await callJson("GET", `/v1/topics/${t}/subscriptions/s3`)).status).toBe(404);
-    const sender = await mint({ [`topics/${t}`]: ["manage"], [`queues/${q}`]: ["send"] });
+    // Creating the target queue gives it the dead-letter queue "{q}.dlq": `send` on that too.
+    const sender = await mint({ [`topics/${t}`]: ["manage"], [`queues/${q}`]: ["send"], [`queues/${q}.dlq`]: ["send"] });
     expect((await callJson("PUT", `/v1/topics/${t}/subscriptions/s3`, { auth: sender, body: { queue: q } })).status).toBe(200);
     expect((await callJson("GET", `/v1/topics/${t}/subscriptions/s`, { auth: null })).status).toBe(401);
   });

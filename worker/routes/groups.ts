@@ -9,7 +9,7 @@ import { MAX_DELIVERIES_LIMIT, MAX_VISIBILITY_TIMEOUT, type SeekTarget } from ".
 import { demand, requires } from "../auth";
 import { newApp, validNames } from "../http";
 import { errorResponses, NameSchema } from "../schemas";
-import { ackGroup, groupStatus, pollGroup, putGroup, seekGroup } from "../../durable-objects/topic/router/groups";
+import { ackGroup, groupStatus, nackGroup, pollGroup, putGroup, seekGroup } from "../../durable-objects/topic/router/groups";
 
 export const groups = newApp();
 groups.use("/:t/groups/:g", validNames("t", "g"));
@@ -37,6 +37,11 @@ const PollSchema = z.object({
   visibilityTimeout: seconds(1, MAX_VISIBILITY_TIMEOUT).optional(),
 });
 const AckSchema = z.object({ receipts: z.array(z.string().max(256)).min(1).max(1000) });
+const NackSchema = z.object({
+  receipts: z.array(z.string().max(256)).min(1).max(1000),
+  delay: seconds(0, MAX_VISIBILITY_TIMEOUT).optional().openapi({ description: "seconds until redelivery (0: at once)" }),
+  attempted: z.boolean().optional().openapi({ description: "false: the member never ran these messages, so this delivery does not count in attempts (true)" }),
+});
 const SeekSchema = z
   .object({
     to: z.union([z.number().int().min(0), z.enum(["earliest", "latest"])]).optional(),
@@ -59,6 +64,10 @@ const PolledSchema = z.object({
     headers: z.record(z.string(), z.string()), timestamp: z.number().int(), receipt: z.string(), attempts: z.number().int(),
   })),
 }).openapi("GroupPolled");
+const NackedSchema = z.object({
+  nacked: z.number().int(),
+  failed: z.array(z.object({ receipt: z.string(), code: z.string() })),
+}).openapi("GroupNacked");
 const AckedSchema = z.object({
   acked: z.number().int(),
   failed: z.array(z.object({ receipt: z.string(), code: z.string() })),
@@ -71,12 +80,13 @@ groups.openapi(
     request: { params: Params, body: { content: jsonOf(GroupConfigPatchSchema), required: false } },
     responses: {
       200: { description: "the group", content: jsonOf(z.object({ name: z.string(), config: GroupConfigSchema })) },
-      ...errorResponses(400, 401, 403, 404, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 503),
     },
   }),
   async (c) => {
     const { t, g } = c.req.valid("param");
     const patch = c.req.valid("json");
+    // A group has no default dead-letter queue (none: dropped), so only a named one needs `send`.
     if (patch.deadLetterQueue) demand(c, "queues", "send", patch.deadLetterQueue);
     const created = await putGroup(c.env, t, g, patch);
     return c.json({ name: created.name, config: created.config }, 200);
@@ -88,7 +98,7 @@ groups.openapi(
     method: "post", path: "/{t}/groups/{g}/poll", summary: "Lease messages to this member of the group (creates the group if new)",
     middleware: [requires("topics", "consume")],
     request: { params: Params, body: { content: jsonOf(PollSchema), required: false } },
-    responses: { 200: { description: "leased messages", content: jsonOf(PolledSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: { description: "leased messages", content: jsonOf(PolledSchema) }, ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const { t, g } = c.req.valid("param");
@@ -110,6 +120,20 @@ groups.openapi(
   async (c) => {
     const { t, g } = c.req.valid("param");
     return c.json(await ackGroup(c.env, t, g, c.req.valid("json").receipts), 200);
+  },
+);
+
+groups.openapi(
+  createRoute({
+    method: "post", path: "/{t}/groups/{g}/nack", summary: "Hand leased messages back: redelivered at once or after a delay, as if their lease ended",
+    middleware: [requires("topics", "consume")],
+    request: { params: Params, body: { content: jsonOf(NackSchema), required: true } },
+    responses: { 200: { description: "nacked count and failures", content: jsonOf(NackedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  }),
+  async (c) => {
+    const { t, g } = c.req.valid("param");
+    const b = c.req.valid("json");
+    return c.json(await nackGroup(c.env, t, g, b.receipts, b.delay ?? 0, b.attempted ?? true), 200);
   },
 );
 

@@ -12,12 +12,11 @@ import { forgetAccessKey, requiresAdmin } from "../auth";
 import { newApp } from "../http";
 import { errorResponses } from "../schemas";
 import { CapabilitiesSchema } from "../tokens";
+// Page sizes of `GET /v1/keys`, as of every list (API.md, Conventions → Lists).
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../protocol/limits";
 
 export const keys = newApp();
 
-/** Page sizes of `GET /v1/keys` (API.md, Conventions → Lists). */
-export const MAX_LIST_LIMIT = 1000;
-export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_DESCRIPTION_LENGTH = 256;
 
 const json = <S extends z.ZodType>(schema: S) => ({ content: { "application/json": { schema } } });

@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { CONFIG_RANGES, LIMITS } from "../../durable-objects/queue/config";
 import { LOCATION_HINTS } from "../../durable-objects/env";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../protocol/limits";
 import { HeadersSchema, MessageBodySchema, MessageIdSchema, NameSchema } from "../schemas";
 
 const int = (range: readonly [number, number]) => z.number().int().min(range[0]).max(range[1]);
@@ -40,7 +41,18 @@ export const StatsSchema = z
 
 export const CreatedSchema = z.object({ name: z.string(), config: ConfigSchema, createdAt: z.number().int() });
 export const InfoSchema = z.object({ name: z.string(), config: ConfigSchema, stats: StatsSchema }).openapi("Queue");
-export const ListSchema = z.object({ queues: z.array(z.object({ name: z.string(), stats: StatsSchema })) });
+/** `next` of a paged list: the cursor of the following page, absent on the last one. */
+export const NextCursor = z.string().optional().openapi({ description: "cursor of the next page; absent on the last page" });
+
+export const ListSchema = z.object({ queues: z.array(z.object({ name: z.string(), stats: StatsSchema })), next: NextCursor });
+
+/** `?limit=&cursor=` of the paged lists of queues and topics (API.md, Conventions → Lists). */
+export const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).optional()
+    .openapi({ param: { name: "limit", in: "query" }, description: `entries per page, 1-${MAX_LIST_LIMIT} (${DEFAULT_LIST_LIMIT})` }),
+  cursor: NameSchema.optional()
+    .openapi({ param: { name: "cursor", in: "query" }, description: "`next` of the previous page" }),
+});
 
 const messageFields = {
   body: MessageBodySchema.optional().openapi({ description: "any JSON value, nested at most 64 deep (required)" }),
@@ -120,3 +132,10 @@ export const RedriveBody = z
     max: z.number().int().min(1).max(LIMITS.redriveMax).optional().openapi({ description: `letters to move (${LIMITS.redriveDefault})` }),
   })
   .openapi("QueueRedrive");
+
+export const RedrivenSchema = z.object({
+  moved: z.number().int(),
+  needTo: z.number().int().optional().openapi({
+    description: "letters left because they did not come from a queue (a consumer group, a subscription) and need `to`; only when some",
+  }),
+});

@@ -3,10 +3,15 @@
  * call on the queue's object (durable-objects/queue/object.ts), whose method has the route's name.
  */
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
-import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
-import { EXPIRES_HEADER } from "../../durable-objects/queue/consumers";
+import type { Context } from "hono";
+import type { CatalogPage } from "../../durable-objects/catalog/catalog";
+import type { CreateOptions } from "../../durable-objects/queue/admission";
+import { CREDENTIAL_EXPIRES_HEADER } from "../../durable-objects/shared/socket-limits";
 import type { QueueSendInput, QueueStats } from "../../protocol/queues";
-import { credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
+import { authorize, credentialExpiry, demand, requires, type QueueAction, type RequireOptions } from "../auth";
+import type { AppEnv } from "../app-env";
+import { DEFAULT_LIST_LIMIT } from "../../protocol/limits";
+import { defaultDeadLetterQueue } from "../../protocol/names";
 import { ApiError, unwrap } from "../../durable-objects/shared/errors";
 import { fromRefusal } from "../../durable-objects/shared/refusals";
 import { type Result } from "../../protocol/errors";
@@ -14,8 +19,9 @@ import { newApp, validNames } from "../http";
 import { catalogStub, queueStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
 import {
-  AckBody, AckedSchema, ConfigBody, CreatedSchema, ExtendBody, ExtendedSchema, InfoSchema, ListSchema, NackBody,
-  NackedSchema, PeekQuery, PeekSchema, QueueParams, ReceiveBody, ReceivedSchema, RedriveBody, SendBody, SentSchema,
+  AckBody, AckedSchema, ConfigBody, CreatedSchema, ExtendBody, ExtendedSchema, InfoSchema, ListQuery, ListSchema, NackBody,
+  NackedSchema, PeekQuery, PeekSchema, QueueParams, ReceiveBody, ReceivedSchema, RedriveBody, RedrivenSchema, SendBody,
+  SentSchema,
 } from "./queues-schemas";
 
 export const queues = newApp();
@@ -25,6 +31,17 @@ queues.use("/:q", validNames("q"));
 const json = <S extends z.ZodType>(schema: S) => ({ content: { "application/json": { schema } } });
 const body = <S extends z.ZodType>(schema: S) => ({ body: { ...json(schema), required: true } });
 
+/**
+ * What a call that may create queue `q` tells the object about its caller: whether it may
+ * `send` to `"{q}.dlq"`, the dead-letter queue a queue created without naming one gets
+ * (API.md, *Dead-letter queues*: the default name is authorised like a named one). Also
+ * used where a subscription creates its target queue.
+ */
+export function queueCreation(c: Context<AppEnv>, q: string): CreateOptions {
+  const cred = c.get("credential");
+  return { defaultDeadLetterQueueAllowed: cred !== undefined && authorize(cred, "queues", "send", defaultDeadLetterQueue(q)) };
+}
+
 /** A queue route: its path, the action it needs, and the OpenAPI rest. */
 function route<R extends Omit<RouteConfig, "middleware">>(action: QueueAction, config: R, options: RequireOptions = {}) {
   return createRoute({ ...config, middleware: [requires("queues", action, options)] as const });
@@ -32,19 +49,24 @@ function route<R extends Omit<RouteConfig, "middleware">>(action: QueueAction, c
 
 queues.openapi(
   route("manage", {
-    method: "get", path: "/", summary: "List queues with their stats",
-    responses: { 200: { description: "every queue", ...json(ListSchema) }, ...errorResponses(401, 403, 503) },
+    method: "get", path: "/", summary: "List queues with their stats, a page at a time in name order",
+    request: { query: ListQuery },
+    responses: { 200: { description: "a page of queues", ...json(ListSchema) }, ...errorResponses(400, 401, 403, 503) },
   }, { list: true }),
   async (c) => {
-    const entries = (await catalogStub(c.env).list("queues")) as CatalogEntry[];
+    const { limit, cursor } = c.req.valid("query");
+    // `info` is Record<string, unknown>, which RPC typing cannot express; it is plain JSON.
+    const page = (await catalogStub(c.env).page("queues", limit ?? DEFAULT_LIST_LIMIT, cursor)) as unknown as CatalogPage;
+    // One call per queue on the page, and no more (API.md, Conventions → Lists).
     const listed = await Promise.all(
-      entries.map(async (e) => {
+      page.entries.map(async (e) => {
         const r = (await queueStub(c.env, e.name).info()) as Result<{ stats: QueueStats }>;
         // A queue deleted while listed (or a stale Catalog entry) is simply left out.
         return r.ok ? { name: e.name, stats: r.value.stats } : null;
       }),
     );
-    return c.json({ queues: listed.filter((q) => q !== null) }, 200);
+    const queues = listed.filter((q) => q !== null);
+    return c.json(page.next === undefined ? { queues } : { queues, next: page.next }, 200);
   },
 );
 
@@ -57,9 +79,11 @@ queues.openapi(
   async (c) => {
     const { q } = c.req.valid("param");
     const config = c.req.valid("json");
+    // A named dead-letter queue needs `send`; the default "{q}.dlq" of a queue this PUT
+    // creates is checked by the object, which knows whether it creates it.
     if (config.deadLetterQueue) demand(c, "queues", "send", config.deadLetterQueue);
     // The location hint only matters when this call creates the object.
-    return c.json(unwrap(await queueStub(c.env, q, config.locationHint).configure(config)), 200);
+    return c.json(unwrap(await queueStub(c.env, q, config.locationHint).configure(config, queueCreation(c, q))), 200);
   },
 );
 
@@ -88,14 +112,14 @@ queues.openapi(
   route("send", {
     method: "post", path: "/{q}/messages", summary: "Send messages (the first send creates the queue)",
     request: { params: QueueParams, ...body(SendBody) },
-    responses: { 201: { description: "accepted", ...json(SentSchema) }, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+    responses: { 201: { description: "accepted", ...json(SentSchema) }, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
   }),
   async (c) => {
     const { q } = c.req.valid("param");
     const { messages, ...one } = c.req.valid("json");
     // SendBody's refinement guarantees every message has a body.
     const batch = (messages ?? [one]) as QueueSendInput[];
-    return c.json(unwrap(await queueStub(c.env, q).send(batch)), 201);
+    return c.json(unwrap(await queueStub(c.env, q).send(batch, queueCreation(c, q))), 201);
   },
 );
 
@@ -163,7 +187,7 @@ queues.openapi(
   route("manage", {
     method: "post", path: "/{q}/redrive", summary: "Move dead letters back (default: to the queue each came from)",
     request: { params: QueueParams, ...body(RedriveBody) },
-    responses: { 200: { description: "moved", ...json(z.object({ moved: z.number().int() })) }, ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: { description: "moved", ...json(RedrivenSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
     const { q } = c.req.valid("param");
@@ -179,6 +203,8 @@ queues.openapi(
 queues.openapi(
   createRoute({
     method: "get", path: "/{q}/consume", summary: "WebSocket push consumer with credit flow control",
+    description: "Frames: client → server `credit`, `ack`, `nack`, `extend` and `auth` ({token}: swaps the socket's credential; a token " +
+      "without `receive` on the queue closes it with 4003); server → client `message`, `result`, `error`. Closed with 4001 when the token expires.",
     middleware: [requires("queues", "receive", { queryToken: true })] as const,
     request: { params: QueueParams },
     responses: { 101: { description: "switching to the WebSocket protocol" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
@@ -187,8 +213,11 @@ queues.openapi(
     // The object answers 404 for a missing queue before 426 for a missing upgrade, so a
     // plain GET explains a refused handshake.
     const headers = new Headers(c.req.raw.headers);
+    // Only the Worker says when the credential expires (the socket is closed then): a
+    // client's own header of that name is never passed on.
+    headers.delete(CREDENTIAL_EXPIRES_HEADER);
     const expires = credentialExpiry(c);
-    if (expires !== null) headers.set(EXPIRES_HEADER, String(expires));
+    if (expires !== null) headers.set(CREDENTIAL_EXPIRES_HEADER, String(expires));
     const res = await queueStub(c.env, c.req.valid("param").q).fetch(new Request(c.req.raw, { headers }));
     if (res.webSocket) return res;
     // A refusal from the object (not found, socket cap) arrives in the error shape.

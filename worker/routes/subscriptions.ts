@@ -13,6 +13,7 @@ import type { Env } from "../../durable-objects/env";
 import { ApiError } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
 import { errorResponses } from "../schemas";
+import { queueCreation as queueCreationOptions } from "./queues";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_WEBHOOK_TIMEOUT, SubscriptionBody, type SubscriptionBodyInput, SubscriptionStatusSchema } from "./subscription-schemas";
 import { deleteSubscription, putSubscription, subscriptionStatus } from "../../durable-objects/topic/router/subscriptions";
 
@@ -32,17 +33,20 @@ subscriptions.openapi(
     summary: "Create or update a subscription forwarding the topic into a queue or to a webhook",
     middleware: [requires("topics", "manage")],
     request: { params: Params, body: { content: { "application/json": { schema: SubscriptionBody } }, required: true } },
-    responses: { 200: { description: "the subscription and its status", content: json }, ...errorResponses(400, 401, 403, 404, 503) },
+    responses: { 200: { description: "the subscription and its status", content: json }, ...errorResponses(400, 401, 403, 404, 409, 503) },
   }),
   async (c) => {
     const { t, s } = c.req.valid("param");
     const body = c.req.valid("json");
     const target = buildTarget(c.env, t, s, body);
-    // The subscription writes into queues on the caller's behalf: a queue it names needs
-    // `send` too. The default dead-letter queue "{t}.{s}.dlq" comes with the subscription.
+    // The subscription writes into queues on the caller's behalf: every queue it may write
+    // to needs `send` too, the default dead-letter queue "{t}.{s}.dlq" included (API.md,
+    // *Dead-letter queues*); so does the default "{q}.dlq" of a target queue it creates.
     if (target.type === "queue") demand(c, "queues", "send", target.queue);
-    else if (body.deadLetterQueue) demand(c, "queues", "send", body.deadLetterQueue);
-    return c.json(await putSubscription(c.env, t, s, { target, filter: body.filter ?? {}, secret: body.secret }), 200);
+    else if (target.deadLetterQueue !== null) demand(c, "queues", "send", target.deadLetterQueue);
+    const queueCreation = target.type === "queue" ? queueCreationOptions(c, target.queue) : undefined;
+    const spec = { target, filter: body.filter ?? {}, secret: body.secret, ...(queueCreation ? { queueCreation } : {}) };
+    return c.json(await putSubscription(c.env, t, s, spec), 200);
   },
 );
 

@@ -5,7 +5,10 @@
  * topic and partition and hands the partition object a request built from only that.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { LIVE_HEADERS } from "../../durable-objects/topic/live/live";
+import { CREDENTIAL_EXPIRES_HEADER } from "../../durable-objects/shared/socket-limits";
+import type { AppEnv } from "../app-env";
 import { credentialExpiry, may, requires } from "../auth";
 import { ApiError } from "../../durable-objects/shared/errors";
 import { newApp, validNames } from "../http";
@@ -31,8 +34,9 @@ topicLive.openapi(
   createRoute({
     method: "get", path: "/{t}/subscribe",
     summary: "Live subscription over WebSocket: history from `from`, then live messages, in offset order",
-    description: "Frames: server → client `message`, `gap`, `error`, `published`; client → server `ack` ({offset}) and `publish` ({messages}). " +
-      "A client that never acks is closed with 4000 and {resumeFrom} once 1000 messages or 1 MiB are unconfirmed.",
+    description: "Frames: server → client `message`, `gap`, `error`, `published`, `result` (op `auth`); client → server `ack` ({offset}), " +
+      "`publish` ({messages}) and `auth` ({token}: swaps the socket's credential; a token without `subscribe` closes it with 4003). " +
+      "A client that never acks is closed with 4000 and {resumeFrom} once 1000 messages or 1 MiB are unconfirmed; 4001 when the token expires.",
     middleware: [requires("topics", "subscribe", { queryToken: true })],
     request: { params: Params, query: LiveQuery },
     responses: { 101: { description: "switching protocols" }, ...errorResponses(400, 401, 403, 404, 426, 429, 503) },
@@ -45,14 +49,9 @@ topicLive.openapi(
       await requirePartition(c.env, t, q.partition ?? 0);
       throw new ApiError("UPGRADE_REQUIRED", "this endpoint speaks WebSocket: send 'Upgrade: websocket'");
     }
-    const expiresAt = credentialExpiry(c);
     return connectLive(c.env, t, {
       kind: "subscribe", partition: q.partition ?? 0, from: q.from ?? "latest",
-      headers: {
-        upgrade: "websocket",
-        [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0",
-        ...(expiresAt !== null ? { [LIVE_HEADERS.expiresAt]: String(expiresAt) } : {}),
-      },
+      headers: { upgrade: "websocket", [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0", ...expiryHeader(c) },
     });
   },
 );
@@ -62,7 +61,8 @@ topicLive.openapi(
     method: "get", path: "/{t}/events",
     summary: "Live subscription as Server-Sent Events; each event's id is its offset",
     description: "A `Last-Event-ID` header resumes after that offset and wins over `from`. Idle streams carry comment heartbeats; " +
-      "a stream ends after a bounded lifetime and EventSource reconnects with Last-Event-ID.",
+      "a stream ends after a bounded lifetime and EventSource reconnects with Last-Event-ID. When the token that opened it expires, " +
+      "the stream ends with `event: error` and `{\"code\":\"UNAUTHORIZED\"}`.",
     middleware: [requires("topics", "subscribe", { queryToken: true })],
     request: { params: Params, query: LiveQuery },
     responses: {
@@ -77,7 +77,14 @@ topicLive.openapi(
     }
     const q = c.req.valid("query");
     return connectLive(c.env, c.req.valid("param").t, {
-      kind: "events", partition: q.partition ?? 0, from: q.from ?? "latest", headers: lastId ? { "last-event-id": lastId } : {},
+      kind: "events", partition: q.partition ?? 0, from: q.from ?? "latest",
+      headers: { ...(lastId ? { "last-event-id": lastId } : {}), ...expiryHeader(c) },
     });
   },
 );
+
+/** When the request's credential expires, for the partition (which ends the stream then); none for credentials that do not. */
+function expiryHeader(c: Context<AppEnv>): Record<string, string> {
+  const expiresAt = credentialExpiry(c);
+  return expiresAt === null ? {} : { [CREDENTIAL_EXPIRES_HEADER]: String(expiresAt) };
+}

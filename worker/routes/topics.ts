@@ -4,8 +4,12 @@
  * partitions, and answers.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { CatalogEntry } from "../../durable-objects/catalog/catalog";
-import { requires } from "../auth";
+import type { CatalogPage } from "../../durable-objects/catalog/catalog";
+import { DEFAULT_LIST_LIMIT } from "../../protocol/limits";
+import { ListQuery, NextCursor } from "./queues-schemas";
+import { may, requires } from "../auth";
+import { ApiError } from "../../durable-objects/shared/errors";
+import { requireTopic } from "../../durable-objects/topic/router/directory";
 import { newApp, validNames } from "../http";
 import { catalogStub } from "../../durable-objects/env";
 import { errorResponses } from "../schemas";
@@ -104,18 +108,48 @@ topics.openapi(
 
 topics.openapi(
   createRoute({
-    method: "get", path: "/", summary: "List topics with their partition counts",
+    method: "get", path: "/", summary: "List topics with their partition counts, a page at a time in name order",
     middleware: [requires("topics", "manage", { list: true })],
+    request: { query: ListQuery },
     responses: {
-      200: { description: "topics", content: jsonOf(z.object({ topics: z.array(z.object({ name: z.string(), partitions: z.number().int() })) })) },
-      ...errorResponses(401, 403, 503),
+      200: {
+        description: "a page of topics",
+        content: jsonOf(z.object({ topics: z.array(z.object({ name: z.string(), partitions: z.number().int() })), next: NextCursor })),
+      },
+      ...errorResponses(400, 401, 403, 503),
     },
   }),
   async (c) => {
-    // `info` is Record<string, unknown>, which RPC typing cannot express; it is plain JSON.
-    const entries = (await catalogStub(c.env).list("topics")) as unknown as CatalogEntry[];
-    return c.json({ topics: entries.map((e) => ({ name: e.name, partitions: Number(e.info.partitions ?? 1) })) }, 200);
+    const { limit, cursor } = c.req.valid("query");
+    // Answered from the Catalog alone: no partition is called. `info` is Record<string,
+    // unknown>, which RPC typing cannot express; it is plain JSON.
+    const page = (await catalogStub(c.env).page("topics", limit ?? DEFAULT_LIST_LIMIT, cursor)) as unknown as CatalogPage;
+    const topics = page.entries.map((e) => ({ name: e.name, partitions: Number(e.info.partitions ?? 1) }));
+    return c.json(page.next === undefined ? { topics } : { topics, next: page.next }, 200);
   },
+);
+
+/** Any of these actions on the topic will do (a browser that may only subscribe must learn how many partitions to follow). */
+const PARTITION_COUNT_ACTIONS = ["subscribe", "publish", "manage"] as const;
+
+topics.openapi(
+  createRoute({
+    method: "get", path: "/{t}/partitions", summary: "How many partitions the topic has (for subscribe, publish or manage credentials)",
+    middleware: [async (c, next) => {
+      if (!PARTITION_COUNT_ACTIONS.some((action) => may(c, "topics", action))) {
+        throw new ApiError("FORBIDDEN", `credential lacks 'subscribe', 'publish' or 'manage' on topics/${c.req.param("t") ?? ""}`, {
+          kind: "topics", action: "subscribe", name: c.req.param("t") ?? "",
+        });
+      }
+      await next();
+    }],
+    request: { params: Params },
+    responses: {
+      200: { description: "the partition count", content: jsonOf(z.object({ partitions: z.number().int() }).openapi("TopicPartitions")) },
+      ...errorResponses(400, 401, 403, 404, 503),
+    },
+  }),
+  async (c) => c.json({ partitions: (await requireTopic(c.env, c.req.valid("param").t)).config.partitions }, 200),
 );
 
 topics.openapi(

@@ -12,6 +12,7 @@
 import { migrate } from "../../shared/sql";
 import type { PeekState, QueueStats } from "../../../protocol/queues";
 import { DATA_TABLES, MIGRATIONS, MessageState, type CounterName, type MessageRow, type NewMessage } from "./schema";
+import { Counters } from "./counters";
 import { DedupRecords, MoveKeys, Outbox, QueueMeta } from "./side-tables";
 
 export { MessageState, type MessageRow, type NewMessage, type OutboxRow } from "./schema";
@@ -27,12 +28,15 @@ export class QueueStore {
   readonly dedup: DedupRecords;
   readonly moveKeys: MoveKeys;
   readonly outbox: Outbox;
+  /** Counter changes are written once per transaction (counters.ts; context.ts defers them). */
+  readonly counters: Counters;
   readonly #sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     this.meta = new QueueMeta(sql);
-    this.dedup = new DedupRecords(sql);
+    this.counters = new Counters(sql);
+    this.dedup = new DedupRecords(sql, this.counters);
     this.moveKeys = new MoveKeys(sql);
     this.outbox = new Outbox(sql);
   }
@@ -44,6 +48,7 @@ export class QueueStore {
   /** Empties every data table (queue deletion); the schema stays. */
   wipe(): void {
     for (const t of DATA_TABLES) this.#sql.exec(`DELETE FROM ${t}`);
+    this.counters.discard(); // the counters table is gone: nothing pending applies
   }
 
   // ---- sending ----
@@ -59,9 +64,9 @@ export class QueueStore {
     this.#bump("next_seq", 1);
     const state = m.visibleAt === null ? VISIBLE : DELAYED;
     this.#sql.exec(
-      `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      seq, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, state, m.visibleAt ?? 0, m.attempts, m.origin,
+      `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin, attr_types)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, state, m.visibleAt ?? 0, m.attempts, m.origin, m.attrTypes ?? null,
     );
     this.#bump("messages", 1);
     this.#bump("bytes", m.bytes);
@@ -89,12 +94,16 @@ export class QueueStore {
     return this.#sql.exec<MessageRow>("SELECT * FROM messages WHERE state = ? AND due_at = 0 ORDER BY seq LIMIT ?", VISIBLE, limit).toArray();
   }
 
-  /** Receive: in flight until `until` under a new receipt, one more attempt. Returns the leased row. */
-  lease(row: MessageRow, until: number, receipt: string, consumer: string | null): MessageRow {
-    const leased: MessageRow = { ...row, state: IN_FLIGHT, due_at: until, receipt, consumer, attempts: row.attempts + 1 };
+  /**
+   * Receive at `now`: in flight until `until` under a new receipt, one more attempt (the
+   * first delivery's time is kept). Returns the leased row.
+   */
+  lease(row: MessageRow, until: number, receipt: string, consumer: string | null, now: number): MessageRow {
+    const firstReceivedAt = row.first_received_at ?? now;
+    const leased: MessageRow = { ...row, state: IN_FLIGHT, due_at: until, receipt, consumer, attempts: row.attempts + 1, first_received_at: firstReceivedAt };
     this.#sql.exec(
-      "UPDATE messages SET state = ?, due_at = ?, receipt = ?, consumer = ?, attempts = ? WHERE seq = ?",
-      IN_FLIGHT, until, receipt, consumer, leased.attempts, row.seq,
+      "UPDATE messages SET state = ?, due_at = ?, receipt = ?, consumer = ?, attempts = ?, first_received_at = ? WHERE seq = ?",
+      IN_FLIGHT, until, receipt, consumer, leased.attempts, firstReceivedAt, row.seq,
     );
     this.#bump("received", 1);
     this.#refreshGroup(row.grp);
@@ -102,10 +111,10 @@ export class QueueStore {
   }
 
   /** At-most-once receive: the message is deleted as it is delivered. Returns it as delivered. */
-  deliverOnce(row: MessageRow): MessageRow {
+  deliverOnce(row: MessageRow, now: number): MessageRow {
     this.#remove(row);
     this.#bump("received", 1);
-    return { ...row, attempts: row.attempts + 1 };
+    return { ...row, attempts: row.attempts + 1, first_received_at: row.first_received_at ?? now };
   }
 
   /** The in-flight row `receipt` names, while its lease holds at `now`. */
@@ -163,11 +172,26 @@ export class QueueStore {
     else this.#remove(row);
   }
 
-  /** Up to `max` messages a redrive may take, oldest first: not in flight, and with an origin unless `to` is given. */
+  /**
+   * Up to `max` messages a redrive may take, oldest first: not in flight, and unless `to` is
+   * given, with a queue as origin. An origin holding `/` is a consumer group's
+   * (`"topic/group"`), which no queue can take; a queue name never holds one.
+   */
   redrivable(to: string | null, max: number): MessageRow[] {
     return this.#sql
-      .exec<MessageRow>("SELECT * FROM messages WHERE state != ? AND (? IS NOT NULL OR origin IS NOT NULL) ORDER BY seq LIMIT ?", IN_FLIGHT, to, max)
+      .exec<MessageRow>(
+        `SELECT * FROM messages WHERE state != ? AND (? IS NOT NULL OR (origin IS NOT NULL AND instr(origin, '/') = 0))
+         ORDER BY seq LIMIT ?`,
+        IN_FLIGHT, to, max,
+      )
       .toArray();
+  }
+
+  /** Messages (not in flight) a redrive without `to` cannot take: no origin, or a group's. */
+  countWithoutQueueOrigin(): number {
+    return this.#sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE state != ? AND (origin IS NULL OR instr(origin, '/') > 0)", IN_FLIGHT)
+      .one().n;
   }
 
   /** Deletes the message and queues its letter in the outbox, in one step: it is always in one place. */
@@ -216,8 +240,7 @@ export class QueueStore {
 
   /** Stats as API.md names them, in its order; `consumers` (sockets are not in SQL) comes from the caller. */
   stats(now: number, consumers: number): QueueStats {
-    const c: Partial<Record<CounterName, number>> = {};
-    for (const r of this.#sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) c[r.name] = r.value;
+    const c = this.counters.all();
     const oldest = this.#oldest();
     return {
       visible: this.#countState(VISIBLE),
@@ -265,12 +288,11 @@ export class QueueStore {
   // ---- internals ----
 
   #counter(name: CounterName): number {
-    return this.#sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
+    return this.counters.get(name);
   }
 
   #bump(name: CounterName, by: number): void {
-    if (by === 0) return;
-    this.#sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", name, by);
+    this.counters.add(name, by);
   }
 
   /** Deletes a message and keeps the counters and the group head right. */

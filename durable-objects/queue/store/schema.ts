@@ -49,6 +49,12 @@ export const MIGRATIONS: readonly string[] = [
   // Move keys this queue accepted, so a retried move is not written twice.
   `CREATE TABLE moves (move_key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
   `CREATE INDEX moves_expiry ON moves (expires_at)`,
+  // How many dedup records are kept (side-tables.ts DedupRecords), counted from here on.
+  `INSERT OR REPLACE INTO counters (name, value) SELECT 'dedupRecords', count(*) FROM dedup`,
+  // SQS message attribute types of headers that are not plain strings (JSON name -> type),
+  // and when a message was first delivered (SQS ApproximateFirstReceiveTimestamp).
+  `ALTER TABLE messages ADD COLUMN attr_types TEXT`,
+  `ALTER TABLE messages ADD COLUMN first_received_at INTEGER`,
 ];
 
 /** Tables emptied when the queue is deleted (the schema itself stays). */
@@ -72,9 +78,13 @@ export type MessageRow = {
   receipt: string | null;
   consumer: string | null;
   origin: string | null;
+  /** JSON `{header name: SQS data type}` for headers that are not plain `String`s, or null. */
+  attr_types: string | null;
+  /** When the message was first delivered (ms), null until then. */
+  first_received_at: number | null;
 };
 
-export type CounterName = "next_seq" | "messages" | "bytes" | "sent" | "received" | "acked" | "deadLettered" | "duplicates";
+export type CounterName = "next_seq" | "messages" | "bytes" | "sent" | "received" | "acked" | "deadLettered" | "duplicates" | "dedupRecords";
 
 export interface NewMessage {
   id: string;
@@ -87,6 +97,8 @@ export interface NewMessage {
   visibleAt: number | null;
   attempts: number;
   origin: string | null;
+  /** JSON of the SQS attribute types (`MessageRow.attr_types`); absent or null for none. */
+  attrTypes?: string | null;
 }
 
 /** A letter waiting in the outbox to be written into `target` (dead-letters.ts). */

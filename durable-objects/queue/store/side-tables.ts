@@ -5,6 +5,7 @@
  * Reached through `QueueStore`; everything runs inside the caller's transaction.
  */
 import type { QueueConfig } from "../../../protocol/queues";
+import type { Counters } from "./counters";
 import type { OutboxRow } from "./schema";
 
 /** Earliest value of an indexed time column, or null for an empty table. */
@@ -17,6 +18,9 @@ export interface StoredQueue {
   config: QueueConfig;
   createdAt: number;
 }
+
+/** Meta keys of the queue's tags and the protocol attributes the SQS API keeps (queue/tags.ts). */
+export type StringMapKey = "tags" | "attributes";
 
 /** Meta key holding when to (re)try registering the queue in the Catalog; absent once registered. */
 const CATALOG_REGISTER_AT = "catalog_register_at";
@@ -47,6 +51,16 @@ export class QueueMeta {
     this.#set("config", JSON.stringify(config));
   }
 
+  /** A string map kept in meta under `key` ("tags", "attributes"): `{}` when never set. */
+  stringMap(key: StringMapKey): Record<string, string> {
+    const raw = this.#get(key);
+    return raw === null ? {} : (JSON.parse(raw) as Record<string, string>);
+  }
+
+  saveStringMap(key: StringMapKey, map: Record<string, string>): void {
+    this.#set(key, JSON.stringify(map));
+  }
+
   /** When to (re)try registering in the Catalog; null once registered. */
   catalogRegisterAt(): number | null {
     const at = this.#get(CATALOG_REGISTER_AT);
@@ -67,32 +81,50 @@ export class QueueMeta {
   }
 }
 
-/** Ids accepted within the dedup window: `id → seq` until `expires_at`. */
+/**
+ * Ids accepted within the dedup window: `id → seq` until `expires_at`. Their number is kept
+ * in the `dedupRecords` counter (never counted by scanning), so a send can check the bound
+ * on how many a queue keeps (send.ts).
+ */
 export class DedupRecords {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly counters: Counters,
+  ) {}
 
   /** The seq of `id` if it was accepted and its record has not expired at `now`. */
   find(id: string, now: number): number | null {
     return this.sql.exec<{ seq: number }>("SELECT seq FROM dedup WHERE id = ? AND expires_at > ?", id, now).toArray()[0]?.seq ?? null;
   }
 
-  /** Remembers `id` as accepted under `seq` until `expiresAt`. */
+  /** Remembers `id` as accepted under `seq` until `expiresAt` (a record not expunged yet is reused). */
   remember(id: string, seq: number, expiresAt: number): void {
-    this.sql.exec(
-      "INSERT INTO dedup (id, seq, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at",
-      id, seq, expiresAt,
-    );
+    const reused = this.sql.exec("UPDATE dedup SET seq = ?, expires_at = ? WHERE id = ? RETURNING id", seq, expiresAt, id).toArray().length > 0;
+    if (reused) return;
+    this.sql.exec("INSERT INTO dedup (id, seq, expires_at) VALUES (?, ?, ?)", id, seq, expiresAt);
+    this.#count(1);
   }
 
   /** Deletes up to `limit` records expired at `now`; returns how many. */
   expire(now: number, limit: number): number {
-    return this.sql.exec(
-      "DELETE FROM dedup WHERE id IN (SELECT id FROM dedup WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)", now, limit,
-    ).rowsWritten;
+    const n = this.sql.exec(
+      "DELETE FROM dedup WHERE id IN (SELECT id FROM dedup WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING id", now, limit,
+    ).toArray().length;
+    this.#count(-n);
+    return n;
+  }
+
+  /** How many records are kept, expired ones the alarm has not deleted yet included. */
+  count(): number {
+    return this.counters.get("dedupRecords");
   }
 
   nextExpiry(): number | null {
     return earliest(this.sql, "SELECT expires_at AS t FROM dedup ORDER BY expires_at LIMIT 1");
+  }
+
+  #count(by: number): void {
+    this.counters.add("dedupRecords", by);
   }
 }
 

@@ -18,6 +18,8 @@ import type { ErrorValue, Result } from "../../../protocol/errors";
 import { queueStub } from "../../env";
 import { now } from "../../shared/clock";
 import { moveKey, sendDeadLetters } from "../../shared/dead-letters";
+import { logThrown, plainSentence } from "../../shared/plain-errors";
+import { quotaExceeded, quotaOf } from "../../catalog/quotas";
 import { deadLetterMoveRetryMs, queueRetryMs, webhookRetryMs } from "./retry";
 import { describe, ForwardStore, type SubRow } from "./store";
 import { KEY_HEADER, type ForwardError, type PartitionSubscription, type PutSubscriptionInput, type StoredSubscription } from "./types";
@@ -96,13 +98,23 @@ export class Forwarder implements PartitionModule {
 
   // ---- state transitions behind the RPC methods ----
 
+  /**
+   * Creates or updates a subscription here. On the home (partition 0), which the router
+   * calls first, a new one past `SPOOL_MAX_SUBSCRIPTIONS_PER_TOPIC` is QUOTA_EXCEEDED and
+   * nothing is created anywhere; the other partitions take what the home took.
+   */
   put(input: PutSubscriptionInput): Result<PartitionSubscription> {
     if (!this.log.exists()) return notFound(`topic '${input.config.topic}' does not exist`);
     const existing = input.onlyIfMissing ? this.store.get(input.name) : null;
     if (existing) return { ok: true, value: describe(existing, this.log.next()) };
     const start = input.start === "created" ? this.log.offsetAtTime(input.createdAt) : this.log.next();
-    const row = this.ctx.storage.transactionSync(() => this.store.put(input, start));
-    return { ok: true, value: describe(row, this.log.next()) };
+    return this.ctx.storage.transactionSync((): Result<PartitionSubscription> => {
+      if (input.partition === 0 && !this.store.get(input.name)) {
+        const limit = quotaOf(this.env, "subscriptionsPerTopic");
+        if (this.store.count() >= limit) return { ok: false, error: quotaExceeded("subscriptionsPerTopic", limit) };
+      }
+      return { ok: true, value: describe(this.store.put(input, start), this.log.next()) };
+    });
   }
 
   get(name: string): Result<PartitionSubscription> {
@@ -238,12 +250,13 @@ export class Forwarder implements PartitionModule {
     return 0;
   }
 
-  /** An RPC to another object as a Result, whatever it throws. */
+  /** An RPC to another object as a Result, whatever it throws (users see a plain sentence; the log keeps the detail). */
   private async call<T>(fn: () => Promise<Result<T>>): Promise<Result<T>> {
     try {
       return await fn();
     } catch (err) {
-      return { ok: false, error: { code: "INTERNAL", message: `target call failed: ${err instanceof Error ? err.message : String(err)}` } };
+      logThrown("forwarding to the target queue", err);
+      return { ok: false, error: { code: "INTERNAL", message: "the target queue could not take the messages; forwarding will be retried" } };
     }
   }
 
@@ -252,7 +265,8 @@ export class Forwarder implements PartitionModule {
       await this.testHooks.afterTargetWrite?.(name);
       return null;
     } catch (err) {
-      return { code: "INTERNAL", message: `injected fault: ${err instanceof Error ? err.message : String(err)}` };
+      logThrown(`subscription '${name}': the step after the target's write`, err);
+      return { code: "INTERNAL", message: "forwarding stopped after the target took the messages; it will be retried" };
     }
   }
 }
@@ -261,8 +275,10 @@ function notFound<T>(message: string): Result<T> {
   return { ok: false, error: { code: "NOT_FOUND", message } };
 }
 
+/** A `lastError`: always a plain sentence (shared/plain-errors.ts), whatever a target answered. */
 function failure(row: SubRow, code: string, message: string, offset: number | null): ForwardError {
-  return { code, message, at: now(), partition: row.partition, offset };
+  const plain = plainSentence(message, `forwarding failed (${code}); it will be retried`);
+  return { code, message: plain, at: now(), partition: row.partition, offset };
 }
 
 /** True when every header named in `filter` has exactly that value. */

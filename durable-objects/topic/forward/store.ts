@@ -75,6 +75,11 @@ export class ForwardStore {
     return r ? fromRaw(r) : null;
   }
 
+  /** How many subscriptions this partition has (the quota counts them at the home). */
+  count(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM forward_subs").one().n;
+  }
+
   /** Names of subscriptions with work due at or before `at`. */
   due(at: number): string[] {
     return this.sql.exec<{ name: string }>("SELECT name FROM forward_subs WHERE due_at <= ? ORDER BY due_at", at).toArray().map((r) => r.name);

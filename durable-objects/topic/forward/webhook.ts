@@ -5,6 +5,7 @@
  */
 import { privateWebhooksAllowed, webhookUrlProblem } from "./address";
 import { SIGNATURE_HEADER, signatureHeader } from "./sign";
+import { logThrown } from "../../shared/plain-errors";
 import type { LogEntry } from "../types";
 
 export const DELIVERY_ID_HEADER = "Spool-Delivery-Id";
@@ -67,7 +68,9 @@ export async function deliverWebhook(d: WebhookDelivery, env: { SPOOL_ALLOW_PRIV
   } catch (err) {
     if (d.signal.aborted) return { ok: false, code: "ABORTED", message: "subscription deleted during delivery" };
     if (controller.signal.aborted) return { ok: false, code: "WEBHOOK_TIMEOUT", message: `webhook did not answer within ${d.timeoutMs / 1000} s` };
-    return { ok: false, code: "WEBHOOK_UNREACHABLE", message: `webhook request failed: ${err instanceof Error ? err.message : String(err)}` };
+    // The runtime's text may be an internal reference or quote the request: the log keeps it.
+    logThrown(`webhook delivery ${d.deliveryId}`, err);
+    return { ok: false, code: "WEBHOOK_UNREACHABLE", message: "the webhook could not be reached (no connection, or it was lost)" };
   } finally {
     clearTimeout(timer);
     d.signal.removeEventListener("abort", onAbort);

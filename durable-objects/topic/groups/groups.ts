@@ -13,14 +13,15 @@ import type { Env } from "../../env";
 import type { ErrorValue, Result } from "../../../protocol/errors";
 import { now } from "../../shared/clock";
 import { moveDeadLetters, type DeadLetterContext } from "./dead-letters";
+import { quotaExceeded, quotaOf } from "../../catalog/quotas";
 import {
-  ackLease, clearGroups, committedOf, dueRows, earliestDeadline, forgetMessage, forgetMessages, groupNames, inFlightCount,
-  insertGroup, lease, leaseExpired, loadGroup, markDead, MessageState, migrateGroups, saveConfig, saveCursor, select, tidy,
+  ackLease, clearGroups, committedOf, dueRows, earliestDeadline, forgetMessage, forgetMessages, groupCount, groupNames, inFlightCount,
+  insertGroup, lease, leaseExpired, loadGroup, markDead, MessageState, migrateGroups, nackLease, saveConfig, saveCursor, select, tidy,
   type DueRow, type GroupRow,
 } from "./store";
 import {
   mergeGroupConfig, makeReceipt, newLease, parseReceipt,
-  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type GroupSummary,
+  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupNackResult, type GroupPartitionStatus, type GroupSummary,
   type PollInput, type PolledMessage, type PollResult, type SeekTarget,
 } from "./types";
 import type { LogEntry, LogReader, PartitionHooks, PartitionModule, PartitionReporter } from "../types";
@@ -92,7 +93,8 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
       const g = loadGroup(this.sql, name);
       if (!g) {
         const created = this.create(topic, name, mergeGroupConfig(defaults, patch));
-        return ok({ name, config: created.config, createdAt: created.createdAt });
+        if (!created.ok) return created;
+        return ok({ name, config: created.value.config, createdAt: created.value.createdAt });
       }
       const config = mergeGroupConfig(g.config, patch);
       saveConfig(this.sql, name, config);
@@ -103,19 +105,25 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   /** The group's config here, creating it with `createWith` when given and missing. */
   config(topic: string, name: string, createWith: GroupConfig | null): Result<GroupConfig> {
     if (!this.log.exists()) return notFound("topic");
-    const g = loadGroup(this.sql, name) ?? (createWith ? this.create(topic, name, createWith) : null);
-    return g ? ok(g.config) : notFound("group");
+    const g = loadGroup(this.sql, name);
+    if (g) return ok(g.config);
+    if (!createWith) return notFound("group");
+    const created = this.create(topic, name, createWith);
+    return created.ok ? ok(created.value.config) : created;
   }
 
   /** Leases up to `max` messages to the caller (`[]` when nothing is deliverable). */
   async poll(input: PollInput): Promise<Result<PollResult>> {
     if (!this.log.exists()) return notFound("topic");
+    // A long poll that began on an earlier incarnation of the topic: its topic is gone.
+    if (input.incarnation !== undefined && this.log.incarnation?.() !== input.incarnation) return ok({ messages: [], created: false, gone: true });
     const leasedAt = now();
     let leaseEnds = leasedAt;
     const result = this.ctx.storage.transactionSync((): Result<PollResult> => {
       const existing = loadGroup(this.sql, input.group);
-      const g = existing ?? (input.createWith ? this.create(input.topic, input.group, input.createWith) : null);
-      if (!g) return notFound("group");
+      const made = existing ? ok(existing) : input.createWith ? this.create(input.topic, input.group, input.createWith) : notFound("group");
+      if (!made.ok) return made;
+      const g = made.value;
       tidy(this.sql, this.log, g);
       leaseEnds = leasedAt + (input.visibilityTimeout ?? g.config.visibilityTimeout) * 1000;
       const sel = select(this.sql, this.log, g, leasedAt, input.max);
@@ -179,12 +187,43 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
     return ok(result);
   }
 
+  /**
+   * Hands leased messages back: each lease ends `delayMs` from now (0: at once) as if it had
+   * run out then. `attempted` false says the member never ran them, so these deliveries do
+   * not count in `attempts`. A receipt that is not a live lease of this group fails.
+   */
+  async nack(name: string, receipts: string[], delayMs: number, attempted: boolean): Promise<Result<GroupNackResult>> {
+    if (!this.log.exists()) return notFound("topic");
+    const at = now();
+    const until = at + delayMs;
+    const result = this.ctx.storage.transactionSync((): GroupNackResult => {
+      const g = loadGroup(this.sql, name);
+      let nacked = 0;
+      const failed: GroupNackResult["failed"] = [];
+      for (const receipt of receipts) {
+        const r = parseReceipt(receipt);
+        const done = g !== null && r !== null && nackLease(this.sql, name, r.offset, r.lease, at, until, attempted);
+        if (done) nacked++;
+        else failed.push({ receipt, code: "RECEIPT_INVALID" });
+      }
+      return { nacked, failed };
+    });
+    if (result.nacked > 0) {
+      // Due now: a waiting poll may take it at once; the alarm ends it (or dead-letters it) otherwise.
+      await this.hooks.alarmBy(until);
+      this.wake(name);
+    }
+    return ok(result);
+  }
+
   /** Moves the group's position here; leases out are void (their acks fail). */
   seek(topic: string, name: string, partition: number, target: SeekTarget, createWith: GroupConfig | null): Result<GroupPartitionStatus> {
     if (!this.log.exists()) return notFound("topic");
     const result = this.ctx.storage.transactionSync((): Result<GroupPartitionStatus> => {
-      const g = loadGroup(this.sql, name) ?? (createWith ? this.create(topic, name, createWith) : null);
-      if (!g) return notFound("group");
+      const existing = loadGroup(this.sql, name);
+      const made = existing ? ok(existing) : createWith ? this.create(topic, name, createWith) : notFound("group");
+      if (!made.ok) return made;
+      const g = made.value;
       const first = this.log.first();
       const next = this.log.next();
       let offset: number;
@@ -239,13 +278,21 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
     return { partition, committed, lag: Math.max(0, this.log.next() - committed), inFlight: inFlightCount(this.sql, g.name, now()) };
   }
 
-  private create(topic: string, name: string, config: GroupConfig): GroupRow {
+  /**
+   * Creates the group here, unless the topic already has as many groups as
+   * `SPOOL_MAX_GROUPS_PER_TOPIC` allows: QUOTA_EXCEEDED, nothing created. The home (partition
+   * 0) decides, in the transaction that creates the group there; every other partition holds
+   * a subset of the home's groups, so its copy of a group the home has always fits.
+   */
+  private create(topic: string, name: string, config: GroupConfig): Result<GroupRow> {
+    const limit = quotaOf(this.env, "groupsPerTopic");
+    if (groupCount(this.sql) >= limit) return { ok: false, error: quotaExceeded("groupsPerTopic", limit) };
     const g: GroupRow = {
       name, topic, config, createdAt: now(),
       cursor: config.start === "latest" ? this.log.next() : this.log.first(),
     };
     insertGroup(this.sql, g);
-    return g;
+    return ok(g);
   }
 
   private hasWork(name: string): boolean {

@@ -39,6 +39,7 @@ export const GROUP_MIGRATIONS: readonly string[] = [
  * States of a delivered message (`grp_msg.state`); below `acked` is unacked. `deadline` is
  * set only while in flight (the lease's end) and while dead (the next move try).
  *   inFlight → acked      an ack with the live lease (`ackLease`)
+ *   inFlight → inFlight   a nack: no lease any more, due now or after a delay (`nackLease`)
  *   inFlight → ready      the lease ran out (`leaseExpired`); redelivered before new messages
  *   inFlight → dead       the lease ran out for the `maxDeliveries`-th time (`markDead`)
  *   dead → acked          the dead-letter queue took it, or there is none (`deadLettered`)
@@ -73,6 +74,11 @@ export function loadGroup(sql: SqlStorage, name: string): GroupRow | null {
 
 export function groupNames(sql: SqlStorage): string[] {
   return sql.exec<{ name: string }>("SELECT name FROM grp ORDER BY name").toArray().map((r) => r.name);
+}
+
+/** How many groups this partition has (the groups quota counts them at the home). */
+export function groupCount(sql: SqlStorage): number {
+  return sql.exec<{ n: number }>("SELECT count(*) AS n FROM grp").one().n;
 }
 
 export function insertGroup(sql: SqlStorage, g: GroupRow): void {
@@ -135,6 +141,21 @@ export function ackLease(sql: SqlStorage, group: string, offset: number, leaseId
     `UPDATE grp_msg SET state = ?, lease = NULL, deadline = NULL
      WHERE grp = ? AND offset = ? AND state = ? AND lease = ? AND deadline > ?`,
     MessageState.acked, group, offset, MessageState.inFlight, leaseId, now,
+  ).rowsWritten > 0;
+}
+
+/**
+ * A member handed the message back (nack): the lease ends at `until` (now, or after a
+ * delay) exactly as if it had run out then, so the alarm and `select` redeliver (or
+ * dead-letter) it the same way. Only the live lease before it ran out can do this. With
+ * `attempted` false the member never ran the message (it was taken ahead of need and is
+ * returned unrun), so this delivery is not counted in `attempts`.
+ */
+export function nackLease(sql: SqlStorage, group: string, offset: number, leaseId: string, now: number, until: number, attempted: boolean): boolean {
+  return sql.exec(
+    `UPDATE grp_msg SET lease = NULL, deadline = ?, attempts = CASE WHEN ? THEN attempts ELSE MAX(0, attempts - 1) END
+     WHERE grp = ? AND offset = ? AND state = ? AND lease = ? AND deadline > ?`,
+    until, attempted ? 1 : 0, group, offset, MessageState.inFlight, leaseId, now,
   ).rowsWritten > 0;
 }
 

@@ -5,7 +5,7 @@
 import type { GroupConfig, GroupConfigPatch, GroupPartitionStatus, PolledMessage } from "../../../protocol/groups";
 
 export {
-  DEFAULT_GROUP_CONFIG, type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus,
+  DEFAULT_GROUP_CONFIG, type GroupAckResult, type GroupNackResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus,
   type PolledMessage, type SeekTarget,
 } from "../../../protocol/groups";
 export { MAX_DELIVERIES_LIMIT, MAX_LEASE_SECONDS as MAX_VISIBILITY_TIMEOUT } from "../../../protocol/limits";
@@ -30,12 +30,20 @@ export interface PollInput {
    * group's home) gets the defaults; other partitions get the home's config.
    */
   createWith: GroupConfig | null;
+  /**
+   * The incarnation of the topic the poll began on. A long poll that outlives its topic
+   * (deleted, perhaps created again meanwhile) leases nothing and creates nothing: its
+   * caller may be long gone, and a deleted topic's groups must stay gone.
+   */
+  incarnation?: string;
 }
 
 /** What a poll of one partition leased; `created` when the poll created the group here. */
 export interface PollResult {
   messages: PolledMessage[];
   created: boolean;
+  /** The poll began on an earlier incarnation of the topic (see `PollInput.incarnation`): stop polling. */
+  gone?: boolean;
 }
 
 export interface GroupSummary extends GroupPartitionStatus {

@@ -11,31 +11,39 @@
  * with 4000 (socket.ts); socket deadlines live in store.ts; SSE streams are pulled by the
  * runtime (sse.ts); requests and client frames are checked in request.ts. Each appended
  * message is serialised once (frames.ts), whatever the number of subscribers.
+ *
+ * A socket or stream ends with its credential: the alarm is armed at the earliest expiry
+ * (socket rows in store.ts, whose sockets are checked against `ctx.getWebSockets()` first,
+ * and open SSE streams), closes expired sockets with 4001 and ends expired streams with an
+ * error event; every path that sends checks the expiry first, so nothing goes out after it
+ * even when the alarm is late. An `auth` frame swaps a socket's credential (auth-frames.ts).
  */
 import type { Env } from "../../env";
+import { earliestOf } from "../../shared/alarm";
 import { now } from "../../shared/clock";
-import { FrameCache, toCached, wsGapFrame, wsMessageFrame, type CachedMessage } from "./frames";
+import { AUTH_RESULT } from "../../shared/token-verify";
+import { judgeAuthFrame } from "./auth-frames";
+import { FrameCache, toCached, wsGapFrame, type CachedMessage } from "./frames";
 import { handlePublishFrame } from "./publish-frames";
 import { ackOffset, errorFrame, errorResponse, parseFrame, resolveStart, sseFrom } from "./request";
 import { SSE_DEFAULTS, SseStreams, type SseOptions } from "./sse";
 import {
-  closeSlow, confirm, fits, newSubscriber, pause, recordSent, SEND_CHUNK_MESSAGES, skipTo, SLOW_GRACE_MS, SUBSCRIBER_TAG,
-  SUBSCRIBER_WINDOW, type SubscriberState, type Window,
+  closeSlow, confirm, newSubscriber, sendFrom, SLOW_GRACE_MS, SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, type SubscriberState, type Window,
 } from "./socket";
 import { LiveStore } from "./store";
 import type { LogEntry, LogReader, PartitionHooks, PartitionModule, PartitionReporter } from "../types";
-import { checkFrame, closeFor, CloseCodes, hasSocketRoom, socketLimitResponse } from "../../shared/socket-limits";
+import {
+  AUTH_REFUSED_REASON, checkFrame, closeFor, CloseCodes, credentialExpired, credentialExpiresAt, EXPIRED_REASON, hasSocketRoom,
+  socketLimitResponse,
+} from "../../shared/socket-limits";
 
-/** Internal headers the Worker sets on the request it forwards (never the client's). */
+/**
+ * Internal headers the Worker sets on the request it forwards (never the client's). The
+ * credential's expiry travels on the one header every object reads, CREDENTIAL_EXPIRES_HEADER.
+ */
 export const LIVE_HEADERS = {
   canPublish: "x-spool-can-publish",
-  expiresAt: "x-spool-expires-at",
 } as const;
-
-const EXPIRED_REASON = "token expired; reconnect with a fresh token";
-
-/** Extra bytes a `message` frame adds to the message JSON. */
-const FRAME_OVERHEAD = 16;
 
 export class LiveSubscribers implements PartitionModule, PartitionReporter {
   /** The newest messages as JSON, shared by every subscriber. */
@@ -63,12 +71,17 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     this.store.migrate();
   }
 
+  /** The earliest socket or stream deadline; first forgets the rows of sockets that are gone. */
   nextDeadline(): number | null {
-    return this.store.nextDeadline();
+    for (const socket of this.store.sockets()) {
+      if (!this.ctx.getWebSockets(socket).some((ws) => ws.readyState === WebSocket.OPEN)) this.store.closed(socket);
+    }
+    return earliestOf(this.store.nextDeadline(), this.streams.nextExpiry());
   }
 
-  /** Closes sockets whose credential expired, and paused sockets that never acked in time. */
+  /** Closes sockets whose credential expired, ends such streams, and closes paused sockets that never acked in time. */
   async onAlarm(at: number): Promise<void> {
+    this.streams.endExpired(at);
     for (const socket of this.store.takeExpired(at)) {
       for (const ws of this.ctx.getWebSockets(socket)) closeQuietly(ws, CloseCodes.EXPIRED, EXPIRED_REASON);
     }
@@ -108,7 +121,7 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     for (const ws of sockets) {
       const s = this.state(ws);
       if (!s || ws.readyState !== WebSocket.OPEN) continue;
-      if (s.limits.expiresAt !== null && at >= s.limits.expiresAt) {
+      if (credentialExpired(s.limits, at)) {
         closeQuietly(ws, CloseCodes.EXPIRED, EXPIRED_REASON);
         continue;
       }
@@ -123,11 +136,16 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     const url = new URL(request.url);
     if (!this.log.exists()) return errorResponse("NOT_FOUND", "topic not found");
     const partition = Number(url.searchParams.get("partition") ?? "0");
+    const expiresAt = credentialExpiresAt(request);
+    // Expired on the objects' clock (a moved test clock, or a slow hop): nothing is sent.
+    if (expiresAt !== null && expiresAt <= now()) return errorResponse("UNAUTHORIZED", "the token has expired");
     if (url.pathname.endsWith("/events")) {
       const start = resolveStart(this.log, sseFrom(request, url));
       if ("error" in start) return start.error;
       const log = { first: () => this.log.first(), next: () => this.log.next() };
-      return this.streams.respond({ ...log, readFrom: (o: number, max: number) => this.readFrom(o, max) }, start.next, start.gapFrom);
+      const res = this.streams.respond({ ...log, readFrom: (o: number, max: number) => this.readFrom(o, max) }, start.next, start.gapFrom, expiresAt);
+      if (expiresAt !== null) await this.hooks.alarmBy(expiresAt);
+      return res;
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return errorResponse("UPGRADE_REQUIRED", "expected a WebSocket upgrade");
@@ -136,8 +154,6 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
     const start = resolveStart(this.log, url.searchParams.get("from"));
     if ("error" in start) return start.error;
     const topic = url.searchParams.get("topic") ?? "";
-    const expires = request.headers.get(LIVE_HEADERS.expiresAt) ?? "";
-    const expiresAt = /^\d{1,16}$/.test(expires) ? Number(expires) : null;
     const s = newSubscriber(partition, start.next, request.headers.get(LIVE_HEADERS.canPublish) === "1", expiresAt, now());
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [SUBSCRIBER_TAG, s.id, `topic:${topic}`]);
@@ -184,12 +200,35 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
         ws.send(errorFrame("FORBIDDEN", "this socket's credential lacks 'publish' on the topic"));
         return;
       }
-      const topic = this.ctx.getTags(ws).find((t) => t.startsWith("topic:"))?.slice("topic:".length) ?? "";
-      const reply = await handlePublishFrame(this.env, topic, frame);
-      if (ws.readyState === WebSocket.OPEN) ws.send(reply);
+      const reply = await handlePublishFrame(this.env, topicOf(this.ctx, ws), frame);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      // The credential may have expired while the publish ran: the answer is not sent then.
+      if (credentialExpired(s.limits, now())) return closeQuietly(ws, CloseCodes.EXPIRED, EXPIRED_REASON);
+      ws.send(reply);
       return;
     }
-    closeQuietly(ws, CloseCodes.BAD_FRAME, "expected a JSON frame of type 'ack' or 'publish'");
+    if (frame?.type === "auth") return this.swapCredential(ws, s, frame.token);
+    closeQuietly(ws, CloseCodes.BAD_FRAME, "expected a JSON frame of type 'ack', 'publish' or 'auth'");
+  }
+
+  /** `{"type":"auth","token"}`: the socket goes on under the new token, or is closed with 4003. */
+  private async swapCredential(ws: WebSocket, s: SubscriberState, token: unknown): Promise<void> {
+    const verdict = await judgeAuthFrame(this.env, topicOf(this.ctx, ws), token, now());
+    if (ws.readyState !== WebSocket.OPEN) return; // closed (or expired) while the token was verified
+    if (verdict.type === "invalid") return ws.send(errorFrame("VALIDATION_FAILED", verdict.message));
+    if (verdict.type === "refused") {
+      this.store.closed(s.id);
+      return closeQuietly(ws, CloseCodes.AUTH_REFUSED, AUTH_REFUSED_REASON);
+    }
+    // `s` is the socket's one state object: frames handled meanwhile changed it in place.
+    s.canPublish = verdict.canPublish;
+    s.limits.expiresAt = verdict.expiresAt;
+    ws.serializeAttachment(s);
+    this.store.expiresAt(s.id, verdict.expiresAt);
+    // An earlier alarm for the old expiry finds no row due and re-arms for the new one.
+    this.want(verdict.expiresAt);
+    await this.armDeadline();
+    ws.send(JSON.stringify(AUTH_RESULT));
   }
 
   async onClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -201,52 +240,17 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
   }
 
   /**
-   * Sends `s.next` onwards as far as the window allows. Returns whether the state changed.
-   * A message that does not fit pauses the socket until an ack frees the window; the alarm
-   * closes it if none comes within the grace period.
+   * Sends `s.next` onwards as far as the window allows (socket.ts `sendFrom`). Returns
+   * whether the state changed. A socket that paused gets its slow-close deadline here.
    */
   private pump(ws: WebSocket, s: SubscriberState): boolean {
-    const before = s.next;
-    const sentBefore = s.sentCount;
-    const pausedBefore = s.pausedAt;
-    for (;;) {
-      const first = this.log.first();
-      if (s.next < first) {
-        ws.send(wsGapFrame(s.next, first));
-        skipTo(s, first);
-      }
-      const end = this.log.next();
-      if (s.next >= end) break;
-      const batch = this.readFrom(s.next, SEND_CHUNK_MESSAGES);
-      if (batch.length === 0) {
-        skipTo(s, end); // the rest was compacted away
-        break;
-      }
-      let count = 0;
-      let bytes = 0;
-      let full = false;
-      for (const m of batch) {
-        const size = m.bytes + FRAME_OVERHEAD;
-        if (!fits(s, count + 1, bytes + size, this.window)) {
-          full = true;
-          break;
-        }
-        ws.send((m.frame ??= wsMessageFrame(m.json)));
-        count++;
-        bytes += size;
-        s.next = m.offset + 1;
-      }
-      recordSent(s, s.next, count, bytes);
-      if (full) {
-        const closeAt = pause(s, now(), this.slowGraceMs);
-        if (closeAt !== null) {
-          this.store.paused(s.id, closeAt);
-          this.want(closeAt);
-        }
-        break;
-      }
+    const source = { first: () => this.log.first(), next: () => this.log.next(), readFrom: (o: number, max: number) => this.readFrom(o, max) };
+    const sent = sendFrom(ws, s, source, this.window, this.slowGraceMs, now());
+    if (sent.closeAt !== null) {
+      this.store.paused(s.id, sent.closeAt);
+      this.want(sent.closeAt);
     }
-    return s.next !== before || s.sentCount !== sentBefore || s.pausedAt !== pausedBefore;
+    return sent.changed;
   }
 
   /** Messages from `offset` on: from the shared cache when it has them, else the log. */
@@ -282,4 +286,9 @@ export class LiveSubscribers implements PartitionModule, PartitionReporter {
 
 function closeQuietly(ws: WebSocket, code: number, reason: string): void {
   closeFor(ws, { code, reason });
+}
+
+/** The topic a subscription socket follows (a tag set at upgrade). */
+function topicOf(ctx: DurableObjectState, ws: WebSocket): string {
+  return ctx.getTags(ws).find((t) => t.startsWith("topic:"))?.slice("topic:".length) ?? "";
 }

@@ -1,7 +1,7 @@
 /**
  * What a live subscriber asks for, checked before the partition acts on it: where a
  * subscription starts (`from`, or SSE's `Last-Event-ID`), and the frames a WebSocket
- * client may send (`ack`, `publish`). Refusals are answered the way the API answers
+ * client may send (`ack`, `publish`, `auth`). Refusals are answered the way the API answers
  * errors: a JSON error body for the upgrade, an `error` frame on an open socket.
  */
 import type { ErrorCode } from "../../../protocol/errors";
@@ -34,13 +34,18 @@ export function sseFrom(request: Request, url: URL): string | null {
 }
 
 /** A client frame the partition understands; anything else closes the socket. */
-export type ClientFrame = { type: "ack"; offset?: unknown } | { type: "publish"; messages?: unknown; ref?: unknown };
+export type ClientFrame =
+  | { type: "ack"; offset?: unknown }
+  | { type: "publish"; messages?: unknown; ref?: unknown }
+  | { type: "auth"; token?: unknown };
+
+const FRAME_TYPES: ReadonlySet<unknown> = new Set(["ack", "publish", "auth"]);
 
 export function parseFrame(message: string | ArrayBuffer): ClientFrame | null {
   if (typeof message !== "string") return null;
   try {
     const v: unknown = JSON.parse(message);
-    if (typeof v === "object" && v !== null && "type" in v && (v.type === "ack" || v.type === "publish")) return v as ClientFrame;
+    if (typeof v === "object" && v !== null && "type" in v && FRAME_TYPES.has(v.type)) return v as ClientFrame;
   } catch {
     // not JSON
   }

@@ -12,10 +12,12 @@
  * socket that stays paused for `SLOW_GRACE_MS` without an ack that frees anything (a
  * stalled client, or one that never acks) is closed with `CloseCodes.SLOW_SUBSCRIBER` and
  * the offset to resume from: the pause is recorded in store.ts (`live_slow`), the alarm
- * finds it there and `closeSlow` below closes the socket.
+ * finds it there and `closeSlow` below closes the socket. `sendFrom` is how anything
+ * reaches a socket: in offset order, gaps announced, within the window.
  */
 import { SLOW_GRACE_MS, SUBSCRIBER_WINDOW as PROTOCOL_WINDOW } from "../../../protocol/limits";
 import { closeFor, CloseCodes, newSocketLimits, type SocketLimits } from "../../shared/socket-limits";
+import { wsGapFrame, wsMessageFrame, type CachedMessage } from "./frames";
 
 /** The most a socket may have sent and unconfirmed. */
 export interface Window {
@@ -30,6 +32,9 @@ export { SLOW_GRACE_MS };
 
 /** Messages sent as one unit of confirmation (acks free the window a chunk at a time). */
 export const SEND_CHUNK_MESSAGES = 100;
+
+/** Extra bytes a `message` frame adds to the message JSON. */
+const FRAME_OVERHEAD = 16;
 
 /** Tag of every subscriber socket (`ctx.getWebSockets(SUBSCRIBER_TAG)`). */
 export const SUBSCRIBER_TAG = "sub";
@@ -141,4 +146,61 @@ export function pause(s: SubscriberState, now: number, graceMs: number): number 
  */
 export function closeSlow(ws: WebSocket, s: SubscriberState): void {
   if (s.pausedAt !== null) closeFor(ws, { code: CloseCodes.SLOW_SUBSCRIBER, reason: slowReason(s) });
+}
+
+/** What sending to a socket reads from its partition. */
+export interface SendSource {
+  /** Lowest kept offset. */
+  first(): number;
+  /** Offset the next message will get. */
+  next(): number;
+  /** Messages from `offset` on (cached or read from the log), at most `max`. */
+  readFrom(offset: number, max: number): CachedMessage[];
+}
+
+/**
+ * Sends `s.next` onwards as far as `window` allows: a `gap` frame for offsets retention
+ * removed, then messages in offset order. A message that does not fit pauses the socket
+ * until an ack frees the window; `closeAt` is then when the alarm closes it unless such an
+ * ack comes (null when it did not pause now). `changed`: the state moved (store it again).
+ */
+export function sendFrom(ws: WebSocket, s: SubscriberState, source: SendSource, window: Window, graceMs: number, now: number): { changed: boolean; closeAt: number | null } {
+  const before = s.next;
+  const sentBefore = s.sentCount;
+  const pausedBefore = s.pausedAt;
+  let closeAt: number | null = null;
+  for (;;) {
+    const first = source.first();
+    if (s.next < first) {
+      ws.send(wsGapFrame(s.next, first));
+      skipTo(s, first);
+    }
+    const end = source.next();
+    if (s.next >= end) break;
+    const batch = source.readFrom(s.next, SEND_CHUNK_MESSAGES);
+    if (batch.length === 0) {
+      skipTo(s, end); // the rest was compacted away
+      break;
+    }
+    let count = 0;
+    let bytes = 0;
+    let full = false;
+    for (const m of batch) {
+      const size = m.bytes + FRAME_OVERHEAD;
+      if (!fits(s, count + 1, bytes + size, window)) {
+        full = true;
+        break;
+      }
+      ws.send((m.frame ??= wsMessageFrame(m.json)));
+      count++;
+      bytes += size;
+      s.next = m.offset + 1;
+    }
+    recordSent(s, s.next, count, bytes);
+    if (full) {
+      closeAt = pause(s, now, graceMs);
+      break;
+    }
+  }
+  return { changed: s.next !== before || s.sentCount !== sentBefore || s.pausedAt !== pausedBefore, closeAt };
 }

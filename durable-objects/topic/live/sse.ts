@@ -9,6 +9,12 @@
  * a bounded lifetime; EventSource reconnects by itself with `Last-Event-ID`. Comment
  * heartbeats keep proxies from closing idle streams. `SseStreams` keeps a partition's open
  * streams and wakes them on appends.
+ *
+ * A stream opened with a token ends with it: at the token's expiry the stream sends
+ * `event: error` with `{"code":"UNAUTHORIZED"}` and ends (EventSource then reconnects with
+ * the expired token and gets 401, so a page fetches a new one). The check comes before
+ * anything else in each chunk, so nothing is delivered after the expiry; a waiting stream
+ * wakes at it by itself, and the partition's alarm wakes it too (`SseStreams.endExpired`).
  */
 import { now } from "../../shared/clock";
 import { sseGapEvent, sseMessageEvent, type CachedMessage } from "./frames";
@@ -47,13 +53,21 @@ export interface SseHandle {
   stream: ReadableStream<Uint8Array>;
   /** Ends the stream at its next chunk (topic deleted). */
   end(): void;
+  /** When the credential that opened the stream expires (objects' clock, ms), or null. */
+  expiresAt: number | null;
 }
+
+/** The last event of a stream whose token expired. */
+export const SSE_EXPIRED_EVENT = `event: error\ndata: ${JSON.stringify({ code: "UNAUTHORIZED" })}\n\n`;
 
 /**
  * A stream starting at offset `next`; `gapFrom` (below the first kept offset) makes the
- * stream open with a `gap` event. `onEnd` runs once, however the stream ends.
+ * stream open with a `gap` event; it ends with an error event at `expiresAt` (null: its
+ * credential does not expire). `onEnd` runs once, however the stream ends.
  */
-export function openSseStream(source: SseSource, next: number, gapFrom: number | null, options: SseOptions, onEnd: () => void): SseHandle {
+export function openSseStream(
+  source: SseSource, next: number, gapFrom: number | null, expiresAt: number | null, options: SseOptions, onEnd: () => void,
+): SseHandle {
   const encoder = new TextEncoder();
   const endAt = now() + options.lifetimeMs;
   let opened = false;
@@ -75,7 +89,11 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
           if (gapFrom !== null) text += sseGapEvent(gapFrom, next);
         }
         for (;;) {
-          if (ended || now() >= endAt) {
+          const at = now();
+          const expired = expiresAt !== null && at >= expiresAt;
+          if (ended || at >= endAt || expired) {
+            // `text` holds only what was read before this check: nothing read after the expiry.
+            if (expired) text += SSE_EXPIRED_EVENT;
             if (text) controller.enqueue(encoder.encode(text));
             controller.close();
             finish();
@@ -99,8 +117,9 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
             controller.enqueue(encoder.encode(text));
             return;
           }
-          const appended = await source.waitForAppend(Math.max(0, Math.min(options.heartbeatMs, endAt - now())));
-          if (!appended && !ended && now() < endAt) {
+          const until = Math.min(endAt, expiresAt ?? Infinity);
+          const appended = await source.waitForAppend(Math.max(0, Math.min(options.heartbeatMs, until - now())));
+          if (!appended && !ended && now() < until) {
             controller.enqueue(encoder.encode(": heartbeat\n\n"));
             return;
           }
@@ -112,7 +131,7 @@ export function openSseStream(source: SseSource, next: number, gapFrom: number |
     },
     { highWaterMark: 1 },
   );
-  return { stream, end: () => { ended = true; } };
+  return { stream, end: () => { ended = true; }, expiresAt };
 }
 
 /**
@@ -130,12 +149,26 @@ export class SseStreams {
     return this.open.size;
   }
 
-  /** The `text/event-stream` response of a stream starting at `next` (`gapFrom`: see openSseStream). */
-  respond(source: Omit<SseSource, "waitForAppend">, next: number, gapFrom: number | null): Response {
+  /** The earliest credential expiry of an open stream (ms), or null. */
+  nextExpiry(): number | null {
+    let earliest: number | null = null;
+    for (const s of this.open) if (s.expiresAt !== null && (earliest === null || s.expiresAt < earliest)) earliest = s.expiresAt;
+    return earliest;
+  }
+
+  /** Wakes the streams when one's credential expired by `now`: it sends its error event and ends. */
+  endExpired(now: number): void {
+    for (const s of this.open) {
+      if (s.expiresAt !== null && s.expiresAt <= now) return this.wake();
+    }
+  }
+
+  /** The `text/event-stream` response of a stream starting at `next` (`gapFrom`, `expiresAt`: see openSseStream). */
+  respond(source: Omit<SseSource, "waitForAppend">, next: number, gapFrom: number | null, expiresAt: number | null): Response {
     // The stream may end (and call back) before openSseStream has even returned.
     let ended = false;
     let handle: SseHandle | null = null;
-    handle = openSseStream({ ...source, waitForAppend: (ms) => this.waitForAppend(ms) }, next, gapFrom, this.options, () => {
+    handle = openSseStream({ ...source, waitForAppend: (ms) => this.waitForAppend(ms) }, next, gapFrom, expiresAt, this.options, () => {
       ended = true;
       if (handle) this.open.delete(handle);
     });

@@ -5,7 +5,9 @@
  *   - `live_expiry`: its credential expires (the alarm closes it with 4001);
  *   - `live_slow`: it is paused with a full window and is closed with 4000 unless an ack
  *     frees the window first (see socket.ts).
- * Everything else about a socket lives in its attachment.
+ * Everything else about a socket lives in its attachment. A row can outlive its socket (a
+ * socket dropped by a restart gets no close event), so the live module drops rows whose
+ * socket is gone (`sockets`, `closed`) before it hands a deadline to the alarm.
  */
 import { migrate } from "../../shared/sql";
 
@@ -32,7 +34,12 @@ export class LiveStore {
     ).one().at;
   }
 
-  /** The socket's credential expires at `at`. */
+  /** Every socket that has a deadline of either kind. */
+  sockets(): string[] {
+    return this.sql.exec<{ socket: string }>("SELECT socket FROM live_expiry UNION SELECT socket FROM live_slow").toArray().map((r) => r.socket);
+  }
+
+  /** The socket's credential expires at `at` (a swapped credential replaces the old expiry). */
   expiresAt(socket: string, at: number): void {
     this.sql.exec("INSERT OR REPLACE INTO live_expiry (socket, at) VALUES (?, ?)", socket, at);
   }

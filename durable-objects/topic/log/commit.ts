@@ -5,12 +5,14 @@
  * written together in one `transactionSync`, so many concurrent single-message publishers
  * share one durable commit instead of paying one each; every caller is answered after
  * the commit that holds its messages. Each request in a commit is still judged on its
- * own (stale config, partition full): a rejected request writes nothing, the others go on.
+ * own (stale config, partition full, a module's admission check): a rejected request
+ * writes nothing, the others go on.
  * Inserts are set-based (`json_each` over one bound array, store.ts `append`), so a
  * 1,000-message batch is a handful of statements, and dedup is one indexed lookup for the
  * whole commit (only for producer-chosen ids: a server-assigned id cannot have been seen before).
  */
 import type { ErrorValue, Result } from "../../../protocol/errors";
+import { MAX_PARTITION_DEDUP_RECORDS } from "../../../protocol/limits";
 import { sameStamp } from "../config";
 import type { AppendOutcome, AppendRequest, AppendedMessage } from "./schema";
 import type { AppendBatch, LogState, LogStore } from "./store";
@@ -74,8 +76,11 @@ export function prepareAppends(store: LogStore, state: LogState, requests: Appen
   const next: LogState = { ...state };
   const ts = Math.max(now, state.lastTs);
   const window = state.config.deduplicationWindow;
-  const known = window > 0 ? store.knownIds(producerIds(requests), now) : new Map<string, number>();
+  const ids = window > 0 ? producerIds(requests) : [];
+  const known = window > 0 ? store.knownIds(ids, now) : new Map<string, number>();
   const out: Prepared = { outcomes: [], entries: [], rows: [], firstOffset: state.next, ts, dedup: [], compactKeys: [], state: next };
+  // Dedup records are bounded (API.md, Conventions → Quotas); read the count only when needed.
+  let dedupRoom = ids.length > 0 ? MAX_PARTITION_DEDUP_RECORDS - store.dedupCount() : Infinity;
   for (const req of requests) {
     if (!sameStamp(req.info.stamp, state.stamp) || req.partition !== state.partition) {
       out.outcomes.push({ ok: true, value: { stale: true } });
@@ -87,6 +92,18 @@ export function prepareAppends(store: LogStore, state: LogState, requests: Appen
       out.outcomes.push({ ok: false, error: full });
       continue;
     }
+    // A module's admission check (schema.ts, AppendAdmission), in this same transaction.
+    const admission = req.admit?.(next.next) ?? "write";
+    if (admission !== "write") {
+      out.outcomes.push(admission === "skip" ? { ok: true, value: { stale: false, messages: [] } } : { ok: false, error: admission });
+      continue;
+    }
+    const records = window > 0 ? newDedupRecords(req, known) : 0;
+    if (records > dedupRoom) {
+      out.outcomes.push({ ok: false, error: dedupFullError(state.partition, store, now) });
+      continue;
+    }
+    dedupRoom -= records;
     const answers: AppendedMessage[] = [];
     for (const m of req.messages) {
       const deduped = window > 0 && m.assigned !== true;
@@ -132,6 +149,27 @@ function fullError(state: LogState, incoming: number): ErrorValue | null {
     message: `partition ${state.partition} is full (${state.bytes} bytes stored, retentionBytes ${limit}); retry shortly`,
     details: { partition: state.partition, bytes: state.bytes, retentionBytes: limit },
     retryAfter: 1,
+  };
+}
+
+/** Dedup records a request would add: its producer-chosen ids not seen yet (each once). */
+function newDedupRecords(req: AppendRequest, known: Map<string, number>): number {
+  const ids = new Set<string>();
+  for (const m of req.messages) if (m.assigned !== true && !known.has(m.id)) ids.add(m.id);
+  return ids.size;
+}
+
+/**
+ * A partition keeps at most MAX_PARTITION_DEDUP_RECORDS dedup records; past that, writes
+ * with new ids wait (`Retry-After`) until the first records expire.
+ */
+function dedupFullError(partition: number, store: LogStore, now: number): ErrorValue {
+  const first = store.earliestDedupExpiry() ?? now;
+  return {
+    code: "TOPIC_FULL",
+    message: `partition ${partition} keeps ${MAX_PARTITION_DEDUP_RECORDS} dedup records, the most allowed; new ids are refused until records expire`,
+    details: { partition, maxDedupRecords: MAX_PARTITION_DEDUP_RECORDS },
+    retryAfter: Math.max(1, Math.ceil((first - now) / 1000)),
   };
 }
 

@@ -2,6 +2,7 @@
  * The values the topic log's RPC methods exchange with the Worker: what a publish, a read
  * and a stats call carry and answer. (The log's tables and SQL are in store.ts.)
  */
+import type { ErrorValue } from "../../../protocol/errors";
 import type { TopicInfo } from "../config";
 import type { LogEntry } from "../types";
 
@@ -27,7 +28,19 @@ export interface AppendRequest {
   partition: number;
   info: TopicInfo;
   messages: StoredMessageInput[];
+  /** In-object only, never sent over RPC: see AppendAdmission. */
+  admit?: AppendAdmission;
 }
+
+/**
+ * A check the partition's own modules attach to an append (the Durable Streams module:
+ * closure, idempotent producers, `Stream-Seq`). It runs inside the commit's transaction,
+ * in commit order, after the config and capacity checks, with the offset the request's
+ * first message would get; whatever it writes to its own tables commits or rolls back with
+ * the append, so its decision and the data are atomic. `"write"` goes on, `"skip"` writes
+ * none of the request (answered with no messages), an error refuses it.
+ */
+export type AppendAdmission = (firstOffset: number) => "write" | "skip" | ErrorValue;
 
 export interface AppendedMessage {
   offset: number;

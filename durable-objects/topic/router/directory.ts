@@ -3,13 +3,17 @@
  * cached per isolate for a few seconds so a publish costs one call, not two. A stale copy
  * is safe: partitions compare the copy's stamp with their own and answer stale, and the
  * router refetches with `fresh: true` and routes again (retry.ts). Creating, changing and
- * deleting a topic go through here too, so the cache follows them.
+ * deleting a topic go through here too, so the cache follows them. Creating one is admitted
+ * first: the Catalog lists the name within the `SPOOL_MAX_TOPICS` quota, or refuses it with
+ * QUOTA_EXCEEDED before anything is created (`admitTopic`).
  */
 import { ApiError, unwrap } from "../../shared/errors";
 import type { Env } from "../../env";
-import { partitionStub } from "../../env";
-import type { TopicConfigPatch } from "../../../protocol/topics";
+import { catalogStub, partitionStub } from "../../env";
+import { DEFAULT_TOPIC_CONFIG, type TopicConfigPatch } from "../../../protocol/topics";
 import type { TopicInfo } from "../config";
+import type { Result } from "../../../protocol/errors";
+import { now } from "../../shared/clock";
 
 const TTL_MS = 5000;
 const MAX_CACHED = 1000;
@@ -50,13 +54,43 @@ export async function requireTopic(env: Env, topic: string, options: { fresh?: b
 export async function ensureTopic(env: Env, topic: string, options: { fresh?: boolean } = {}): Promise<TopicInfo> {
   const known = await getTopic(env, topic, options);
   if (known) return known;
-  return remember(unwrap(await partitionStub(env, topic, 0).configureTopic(topic, {}, "ensure")));
+  return creating(env, topic, {}, () => partitionStub(env, topic, 0).configureTopic(topic, {}, "ensure"));
 }
 
 /** PUT: create or change the topic on its home; the home passes it on to every partition. */
 export async function configureTopic(env: Env, topic: string, patch: TopicConfigPatch): Promise<TopicInfo> {
   const hint = patch.locationHint ?? undefined;
-  return remember(unwrap(await partitionStub(env, topic, 0, hint).configureTopic(topic, patch, "put")));
+  const put = () => partitionStub(env, topic, 0, hint).configureTopic(topic, patch, "put");
+  // Only a PUT that creates the topic needs a place in the quota; ask the home, not the cache.
+  if (await getTopic(env, topic, { fresh: true })) return remember(unwrap(await put()));
+  return creating(env, topic, patch, put);
+}
+
+/**
+ * Creates a topic that did not exist a moment ago: listed in the Catalog first (the quota's
+ * gate: QUOTA_EXCEEDED creates nothing), then created on its home. When the creation failed
+ * and the topic still does not exist, the place is given back.
+ */
+async function creating(env: Env, topic: string, patch: TopicConfigPatch, create: () => Promise<Result<TopicInfo>>): Promise<TopicInfo> {
+  const partitions = patch.partitions ?? DEFAULT_TOPIC_CONFIG.partitions;
+  unwrap(await catalogStub(env).register("topics", topic, now(), { partitions }));
+  let created: Result<TopicInfo>;
+  try {
+    created = await create();
+  } catch (err) {
+    await releaseUnlessCreated(env, topic);
+    throw err;
+  }
+  if (!created.ok) await releaseUnlessCreated(env, topic);
+  return remember(unwrap(created));
+}
+
+async function releaseUnlessCreated(env: Env, topic: string): Promise<void> {
+  try {
+    if (!(await partitionStub(env, topic, 0).describeTopic())) await catalogStub(env).unregister("topics", topic);
+  } catch (err) {
+    console.warn(`catalog unregister of topic '${topic}' failed`, err);
+  }
 }
 
 /** DELETE: the home deletes every partition, then itself; `404` for a topic never created. */

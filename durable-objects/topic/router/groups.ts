@@ -6,7 +6,7 @@
  */
 import {
   DEFAULT_GROUP_CONFIG, parseReceipt,
-  type GroupAckResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type PollResult,
+  type GroupAckResult, type GroupNackResult, type GroupConfig, type GroupConfigPatch, type GroupPartitionStatus, type PolledMessage, type PollResult,
   type SeekTarget,
 } from "../groups/types";
 import type { GroupCreated } from "../groups/groups";
@@ -72,8 +72,11 @@ export async function pollGroup(env: Env, topic: string, group: string, o: PollO
   const order = o.partition !== undefined ? [o.partition] : [...all.slice(start), ...all.slice(0, start)];
   let home: GroupConfig | null = null;
   let created = false;
+  // Set once the poll waits: a long poll that outlives its topic takes nothing from a new one.
+  let incarnation: string | undefined;
+  let gone = false;
   const pollOne = async (p: number, max: number): Promise<PolledMessage[]> => {
-    const input = (createWith: GroupConfig | null) => ({ topic: info.name, group, max, visibilityTimeout: o.visibilityTimeout, createWith });
+    const input = (createWith: GroupConfig | null) => ({ topic: info.name, group, max, visibilityTimeout: o.visibilityTimeout, createWith, incarnation });
     let r = await onPartition<PollResult>(env, info, p, (s, i) => s.pollGroup(i, p, input(p === 0 ? { ...DEFAULT_GROUP_CONFIG } : home)));
     if (isMissingGroup(r) && p !== 0) {
       home ??= await homeConfig(env, info, group, true);
@@ -81,6 +84,7 @@ export async function pollGroup(env: Env, topic: string, group: string, o: PollO
     }
     const v = value(r, info.name, group);
     created ||= v.created;
+    gone ||= v.gone === true;
     return v.messages;
   };
   const deadline = Date.now() + o.waitMs;
@@ -97,7 +101,8 @@ export async function pollGroup(env: Env, topic: string, group: string, o: PollO
       await createEverywhere(env, info, group);
     }
     const left = deadline - Date.now();
-    if (out.length > 0 || left <= 0 || round >= MAX_POLL_ROUNDS) return out;
+    if (out.length > 0 || gone || left <= 0 || round >= MAX_POLL_ROUNDS) return out;
+    incarnation ??= (await requireTopic(env, topic, { fresh: true })).stamp.incarnation;
     await Promise.race(order.map((p) => partitionOf(env, info, p).waitForGroupWork(group, left)));
   }
 }
@@ -129,6 +134,28 @@ export async function ackGroup(env: Env, topic: string, group: string, receipts:
   }));
   const failed = [...failedAt.entries()].sort(([a], [b]) => a - b).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
   return { acked, failed };
+}
+
+/** Hands receipts back on the partitions they name (lease over now, or after `delay` s); anything not a live lease fails. */
+export async function nackGroup(env: Env, topic: string, group: string, receipts: string[], delay: number, attempted: boolean): Promise<GroupNackResult> {
+  const info = await requireTopic(env, topic);
+  const failedAt = new Map<number, string>();
+  const byPartition = new Map<number, number[]>();
+  receipts.forEach((receipt, i) => {
+    const r = parseReceipt(receipt);
+    if (!r || r.partition >= info.config.partitions) failedAt.set(i, receipt);
+    else (byPartition.get(r.partition) ?? byPartition.set(r.partition, []).get(r.partition)!).push(i);
+  });
+  let nacked = 0;
+  await Promise.all([...byPartition.entries()].map(async ([p, idx]) => {
+    const list = idx.map((i) => receipts[i]!);
+    const r = value(await onPartition<GroupNackResult>(env, info, p, (s, i) => s.nackGroup(i, p, group, list, delay, attempted)), info.name, group);
+    nacked += r.nacked;
+    const bad = new Set(r.failed.map((f) => f.receipt));
+    for (const i of idx) if (bad.has(receipts[i]!)) failedAt.set(i, receipts[i]!);
+  }));
+  const failed = [...failedAt.entries()].sort(([a], [b]) => a - b).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
+  return { nacked, failed };
 }
 
 /** Per partition: committed offset, lag and in-flight count. `404` for a group never created. */

@@ -12,7 +12,9 @@ import { now } from "../../shared/clock";
 import { generateSecret } from "../forward/sign";
 import type { ForwardError, PartitionForwardStatus, PartitionSubscription, SubscriptionConfig, SubscriptionTarget } from "../forward/types";
 import { requireTopic } from "./directory";
-import { eachPartition, onEveryPartition, partitionOf } from "./router";
+import { eachPartition, onEveryPartition, onPartition, partitionOf, type PartitionStub } from "./router";
+import type { TopicInfo } from "../config";
+import type { CreateOptions } from "../../queue/admission";
 
 /** GET and PUT: the subscription with every partition's status and their sums. */
 export interface SubscriptionStatus {
@@ -36,6 +38,8 @@ export interface SubscriptionSpec {
   filter: Record<string, string>;
   /** A webhook's signing secret; when absent the stored one is kept, or one is generated. */
   secret?: string;
+  /** What the caller may do when a queue target is created here (its default dead-letter queue). */
+  queueCreation?: CreateOptions;
 }
 
 /**
@@ -54,15 +58,18 @@ export async function putSubscription(env: Env, topic: string, name: string, spe
     if (secret === undefined) [secret, generated] = [generateSecret(), true];
   } else {
     // "The target queue is created if it does not exist" — before any partition forwards to it.
-    unwrap(await queueStub(env, spec.target.queue).configure({}));
+    unwrap(await queueStub(env, spec.target.queue).configure({}, spec.queueCreation ?? {}));
   }
   const config: SubscriptionConfig = { topic, target: spec.target, filter: spec.filter };
   // A subscription that already exists starts in a partition new to it where it was created.
   const createdAt = existing.ok ? existing.value.createdAt : now();
   const start = existing.ok ? "created" : "next";
-  const { answers } = await onEveryPartition(env, info, (stub, i, p) =>
-    stub.putSubscription({ name, partition: p, config, secret, createdAt, start }, i));
-  const status = summarize(topic, answers.map(unwrap));
+  const put = (stub: PartitionStub, i: TopicInfo, p: number) => stub.putSubscription({ name, partition: p, config, secret, createdAt, start }, i);
+  // The home first: it alone decides the subscriptions quota, so a refused PUT creates
+  // nothing anywhere. Then the other partitions, at once.
+  const atHome = unwrap(await onPartition(env, info, 0, put));
+  const { answers } = await onEveryPartition(env, info, put, { from: 1 });
+  const status = summarize(topic, [atHome, ...answers.map(unwrap)]);
   return generated ? { ...status, secret } : status;
 }
 

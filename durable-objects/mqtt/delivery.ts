@@ -1,0 +1,350 @@
+/**
+ * Delivery from Spool topics to one MQTT connection.
+ *
+ * The connection follows every partition of each Spool topic its filters name, through the
+ * one live path every subscriber uses (topic/router/live.ts: a `/subscribe` WebSocket from
+ * this object to the partition, or to its relay), starting at the offset its session kept.
+ * So order, no gap and no duplicate, history after a reconnect and slow-subscriber handling
+ * are the partition's, and per-MQTT-topic order holds because one MQTT topic is one key,
+ * one partition. Each message is matched against the filters of its topic and sent once,
+ * at the highest QoS granted among them capped by the QoS it was published with.
+ *
+ * QoS 1 deliveries are kept (the packet itself) until PUBACK; at most `receiveMaximum` of
+ * them (and a byte bound) are out at once, and a message that must wait holds back the
+ * ones after it on its partition (order). The partition's window is freed with `ack`
+ * frames only for messages passed on, so a slow MQTT client slows its feed, which the
+ * partition eventually closes (4000) and this object reopens from its position.
+ */
+import type { Env } from "../env";
+import { now } from "../shared/clock";
+import { asApiError } from "../shared/errors";
+import { connectLive } from "../topic/router/live";
+import { encodePublish, withDup } from "./codec";
+import { outgoingProperties, payloadOf, publishedQos } from "./payload";
+import type { ConnectionRecord, ConnectionStore, SubscriptionRow } from "./store";
+import { mqttTopicOf, topicMatches } from "./topics";
+import type { MqttProperties } from "./properties";
+
+/** Most QoS 1 deliveries out at once, whatever the client's Receive Maximum. */
+export const MAX_INFLIGHT = 32;
+/** And at most this many bytes of them (the session's stored state stays small). */
+export const MAX_INFLIGHT_BYTES = 1024 * 1024;
+/** Confirm to the partition after this many messages passed on (well inside its window and frame rate). */
+const ACK_EVERY_MESSAGES = 100;
+const ACK_EVERY_BYTES = 256 * 1024;
+/** How soon a feed that failed to open or closed is tried again. */
+export const FEED_RETRY_MS = 1000;
+
+export interface DeliveryHost {
+  readonly env: Env;
+  readonly store: ConnectionStore;
+  record(): ConnectionRecord | null;
+  /** Sends bytes to the MQTT client; false once the socket is gone. */
+  send(bytes: Uint8Array): boolean;
+  /** The alarm must fire by `at` (a feed to retry). */
+  wantAlarm(at: number): void;
+}
+
+/** A `message` frame of the live subscription (API.md, WebSocket subscription frames). */
+interface LiveMessage {
+  type: "message";
+  partition: number;
+  offset: number;
+  key: string | null;
+  body: unknown;
+  headers: Record<string, string>;
+  bytes: number;
+}
+
+interface Feed {
+  topic: string;
+  partition: number;
+  next: number;
+  ws: WebSocket | null;
+  opening: boolean;
+  pending: LiveMessage[];
+  unackedCount: number;
+  unackedBytes: number;
+  lastPassed: number;
+  retryAt: number | null;
+}
+
+export class Delivery {
+  readonly #feeds = new Map<string, Feed>();
+  #subs: Map<string, SubscriptionRow[]> | null = null;
+  /** Unacknowledged QoS 1 deliveries: packet id → packet size (the packets are in the store). */
+  #inflight: { count: number; bytes: number; ids: Map<number, number> } | null = null;
+  #nextId = 1;
+  #seq = 0;
+  #stopped = false;
+
+  constructor(private readonly host: DeliveryHost) {}
+
+  /** Loads the positions the store holds (after CONNECT or a wake); sockets open with `start`. */
+  load(): void {
+    for (const f of this.host.store.feeds()) {
+      const key = feedKey(f.topic, f.partition);
+      if (!this.#feeds.has(key)) this.#feeds.set(key, newFeed(f.topic, f.partition, f.next));
+    }
+  }
+
+  /** Subscriptions changed: match against the store's again. */
+  subscriptionsChanged(): void {
+    this.#subs = null;
+  }
+
+  /** Resends every unacknowledged QoS 1 delivery with DUP, oldest first (§4.4, on a resumed session). */
+  resendInflight(): void {
+    for (const row of this.host.store.inflight()) this.host.send(withDup(row.packet));
+  }
+
+  /** Follows partitions of `topic` from the given offsets (new subscriptions; existing positions stay). */
+  follow(topic: string, nextByPartition: number[]): void {
+    nextByPartition.forEach((next, partition) => {
+      const key = feedKey(topic, partition);
+      if (this.#feeds.has(key)) return;
+      this.host.store.setFeed(topic, partition, next);
+      this.#feeds.set(key, newFeed(topic, partition, next));
+    });
+  }
+
+  /** Whether the connection already follows `topic`. */
+  follows(topic: string): boolean {
+    for (const f of this.#feeds.values()) if (f.topic === topic) return true;
+    return false;
+  }
+
+  /** Stops following `topic` (its last subscription went): its positions are forgotten. */
+  unfollow(topic: string): void {
+    for (const [key, f] of this.#feeds) {
+      if (f.topic !== topic) continue;
+      closeQuietly(f.ws);
+      this.#feeds.delete(key);
+    }
+    this.host.store.deleteFeeds(topic);
+  }
+
+  /** Opens every feed not open yet. */
+  start(): void {
+    for (const f of this.#feeds.values()) if (!f.ws && !f.opening) void this.#open(f);
+  }
+
+  /** The connection ended: every feed closes; nothing more is sent. */
+  stop(): void {
+    this.#stopped = true;
+    for (const f of this.#feeds.values()) {
+      closeQuietly(f.ws);
+      f.ws = null;
+    }
+    this.#feeds.clear();
+  }
+
+  /** Feeds due for another try; answers the next retry time, or null. */
+  onAlarm(at: number): number | null {
+    let next: number | null = null;
+    for (const f of this.#feeds.values()) {
+      if (f.ws || f.opening) continue;
+      if (f.retryAt === null || f.retryAt <= at) void this.#open(f);
+      else next = next === null ? f.retryAt : Math.min(next, f.retryAt);
+    }
+    return next;
+  }
+
+  /** PUBACK: the delivery is done; waiting messages may go. */
+  acknowledged(packetId: number): void {
+    const inflight = this.#inflightState();
+    if (!inflight.ids.has(packetId)) return;
+    this.host.store.deleteInflight(packetId);
+    inflight.bytes -= inflight.ids.get(packetId) ?? 0;
+    inflight.ids.delete(packetId);
+    inflight.count--;
+    this.#pumpAll();
+  }
+
+  /**
+   * Sends one message (a feed's, or a retained one on SUBSCRIBE) to the client at `qos`,
+   * keeping a QoS 1 packet until PUBACK. False when it must wait for room.
+   */
+  sendMessage(mqttTopic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, properties: MqttProperties | undefined, force = false): boolean {
+    const record = this.host.record();
+    if (!record) return false;
+    const version = record.version;
+    if (qos === 0) {
+      this.host.send(encodePublish(version, { topic: mqttTopic, payload, qos: 0, retain, dup: false, packetId: null, properties }));
+      return true;
+    }
+    const inflight = this.#inflightState();
+    const limit = Math.min(record.receiveMaximum, MAX_INFLIGHT);
+    const roomy = inflight.count < limit && (inflight.count === 0 || inflight.bytes + payload.length <= MAX_INFLIGHT_BYTES);
+    if (!roomy && !force) return false;
+    const packetId = this.#allocateId(inflight.ids);
+    if (packetId === null) return false;
+    const packet = encodePublish(version, { topic: mqttTopic, payload, qos: 1, retain, dup: false, packetId, properties });
+    this.host.store.putInflight(packetId, ++this.#seq, packet);
+    inflight.ids.set(packetId, packet.length);
+    inflight.count++;
+    inflight.bytes += packet.length;
+    this.host.send(packet);
+    return true;
+  }
+
+  async #open(f: Feed): Promise<void> {
+    if (this.#stopped || f.ws || f.opening) return;
+    f.opening = true;
+    f.retryAt = null;
+    try {
+      const res = await connectLive(this.host.env, f.topic, {
+        kind: "subscribe", partition: f.partition, from: String(f.next), headers: { upgrade: "websocket" },
+      });
+      const ws = res.webSocket;
+      if (!ws) throw new Error("the partition answered without a WebSocket");
+      ws.accept();
+      if (this.#stopped || this.#feeds.get(feedKey(f.topic, f.partition)) !== f) {
+        closeQuietly(ws);
+        return;
+      }
+      f.ws = ws;
+      f.pending = [];
+      f.unackedCount = 0;
+      f.unackedBytes = 0;
+      ws.addEventListener("message", (e) => this.#onFrame(f, ws, e.data));
+      ws.addEventListener("close", () => this.#onFeedClosed(f, ws));
+      ws.addEventListener("error", () => this.#onFeedClosed(f, ws));
+    } catch (err) {
+      // An offset past the end: the topic was deleted and created again, so its offsets
+      // start over; follow the new log from its start.
+      if (asApiError(err).code === "VALIDATION_FAILED") f.next = 0;
+      this.#retryLater(f);
+    } finally {
+      f.opening = false;
+    }
+  }
+
+  #retryLater(f: Feed): void {
+    if (this.#stopped) return;
+    f.retryAt = now() + FEED_RETRY_MS;
+    this.host.wantAlarm(f.retryAt);
+  }
+
+  #onFeedClosed(f: Feed, ws: WebSocket): void {
+    if (f.ws !== ws) return;
+    f.ws = null;
+    f.pending = [];
+    this.#retryLater(f);
+  }
+
+  #onFrame(f: Feed, ws: WebSocket, data: unknown): void {
+    if (f.ws !== ws || typeof data !== "string") return;
+    let frame: { type?: unknown; from?: unknown; to?: unknown; offset?: unknown };
+    try {
+      frame = JSON.parse(data) as typeof frame;
+    } catch {
+      return;
+    }
+    if (frame.type === "gap" && typeof frame.to === "number") {
+      // Gone by retention while this session was away: MQTT has no way to say so; skip on.
+      if (f.pending.length === 0 && frame.to > f.next) {
+        f.next = frame.to;
+        this.host.store.setFeed(f.topic, f.partition, f.next);
+      }
+      return;
+    }
+    if (frame.type !== "message" || typeof frame.offset !== "number") return;
+    f.pending.push({ ...(frame as Omit<LiveMessage, "bytes">), bytes: data.length });
+    this.#pump(f);
+  }
+
+  #pumpAll(): void {
+    for (const f of this.#feeds.values()) if (f.pending.length > 0) this.#pump(f);
+  }
+
+  /** Passes a feed's waiting messages to the client in offset order, as far as room allows. */
+  #pump(f: Feed): void {
+    const before = f.next;
+    while (f.pending.length > 0 && !this.#stopped) {
+      const m = f.pending[0]!;
+      if (m.offset >= f.next && !this.#deliver(f.topic, m)) break;
+      f.pending.shift();
+      if (m.offset >= f.next) f.next = m.offset + 1;
+      f.unackedCount++;
+      f.unackedBytes += m.bytes;
+      f.lastPassed = m.offset;
+    }
+    if (f.next !== before) this.host.store.setFeed(f.topic, f.partition, f.next);
+    if (f.ws && (f.unackedCount >= ACK_EVERY_MESSAGES || f.unackedBytes >= ACK_EVERY_BYTES)) {
+      try {
+        f.ws.send(JSON.stringify({ type: "ack", offset: f.lastPassed }));
+      } catch {
+        // closing: the close handler reopens it
+      }
+      f.unackedCount = 0;
+      f.unackedBytes = 0;
+    }
+  }
+
+  /** Sends `m` to the client if any filter matches; false when it must wait for room. */
+  #deliver(topic: string, m: LiveMessage): boolean {
+    const headers = m.headers ?? {};
+    const mqttTopic = mqttTopicOf(topic, m.key, headers);
+    const matching = this.#subsOf(topic).filter((s) => topicMatches(s.filter, mqttTopic));
+    if (matching.length === 0) return true;
+    const record = this.host.record();
+    if (!record) return false;
+    const granted = matching.some((s) => s.qos === 1) ? 1 : 0;
+    const qos = Math.min(granted, publishedQos(headers)) as 0 | 1;
+    let properties: MqttProperties | undefined;
+    if (record.version === 5) {
+      const props = outgoingProperties(headers, now());
+      if (props === "expired") return true;
+      const ids = matching.map((s) => s.subId).filter((id): id is number => id !== null);
+      if (ids.length > 0) props.subscriptionIdentifiers = ids;
+      properties = props;
+    } else if (outgoingProperties(headers, now()) === "expired") {
+      return true;
+    }
+    const retain = matching.some((s) => s.rap) && headers["mqtt-retain"] === "1";
+    return this.sendMessage(mqttTopic, payloadOf(m.body, headers), qos, retain, properties);
+  }
+
+  #subsOf(topic: string): SubscriptionRow[] {
+    if (!this.#subs) {
+      this.#subs = new Map();
+      for (const s of this.host.store.subscriptions()) (this.#subs.get(s.topic) ?? this.#subs.set(s.topic, []).get(s.topic)!).push(s);
+    }
+    return this.#subs.get(topic) ?? [];
+  }
+
+  #inflightState(): { count: number; bytes: number; ids: Map<number, number> } {
+    if (!this.#inflight) {
+      const rows = this.host.store.inflight();
+      this.#inflight = { count: rows.length, bytes: rows.reduce((n, r) => n + r.packet.length, 0), ids: new Map(rows.map((r) => [r.packetId, r.packet.length])) };
+      this.#seq = rows.reduce((n, r) => Math.max(n, r.seq), 0);
+    }
+    return this.#inflight;
+  }
+
+  #allocateId(used: Map<number, number>): number | null {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.#nextId;
+      this.#nextId = id >= 65535 ? 1 : id + 1;
+      if (!used.has(id)) return id;
+    }
+    return null;
+  }
+}
+
+function feedKey(topic: string, partition: number): string {
+  return `${topic}#${partition}`;
+}
+
+function newFeed(topic: string, partition: number, next: number): Feed {
+  return { topic, partition, next, ws: null, opening: false, pending: [], unackedCount: 0, unackedBytes: 0, lastPassed: next - 1, retryAt: null };
+}
+
+function closeQuietly(ws: WebSocket | null): void {
+  try {
+    ws?.close(1000, "mqtt connection ended");
+  } catch {
+    // already closed
+  }
+}
