@@ -140,7 +140,7 @@ export class Consumer<T = unknown> extends ConsumerBase {
         const delivery = keeper!.take(message as unknown as QueueMessage<T>, lease, live.signal);
         if (this.isStopping && leased(delivery)) this.nackAll([delivery]);
         else this.pool.add(delivery);
-      } else if (frame.type === "result") {
+      } else if (frame.type === "result" && frame.op !== "auth") { // auth results belong to the credential swap (swap.ts)
         keeper?.outbox.answered(frame);
       } else if (frame.type === "error") {
         keeper?.outbox.answered(frame); // a refused frame is answered with an error instead of a result

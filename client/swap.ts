@@ -74,12 +74,12 @@ export class CredentialSwap {
     this.socket.close(1000, "reconnecting with a fresh token");
   }
 
-  private schedule(minDelayMs = 0): void {
+  private schedule(): void {
     clearTimeout(this.timer);
     const at = this.credentials.refreshAt;
     if (this.stopped || at === undefined || !this.credentials.socketSwap) return;
-    // setTimeout holds 32-bit delays only; a longer wait is re-armed when it fires.
-    this.timer = setTimeout(() => void this.swap(), Math.min(2 ** 31 - 1, Math.max(minDelayMs, at - Date.now())));
+    // +1: timers may fire a millisecond early. setTimeout holds 32-bit delays only; a longer wait is re-armed when it fires.
+    this.timer = setTimeout(() => void this.swap(), Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(at - Date.now()) + 1)));
   }
 
   private async swap(): Promise<void> {
@@ -91,7 +91,12 @@ export class CredentialSwap {
       return;
     }
     if (this.stopped) return;
-    if (fresh === this.token) return this.schedule(SWAP_RETRY_MS); // not due yet after all
+    if (fresh === this.token) {
+      const at = this.credentials.refreshAt;
+      if (at !== undefined && at > Date.now()) return this.schedule(); // not due yet after all
+      this.timer = setTimeout(() => void this.swap(), SWAP_RETRY_MS); // the source had nothing fresher yet
+      return;
+    }
     this.token = fresh;
     this.pending = this.socket.send({ type: "auth", token: fresh });
     if (!this.pending) this.stop();

@@ -145,6 +145,30 @@ describe("client auth - credentials on open sockets", () => {
   }, 30_000);
 });
 
+describe("client auth - consumer sockets", () => {
+  it("client auth - a queue consumer swaps its token in place too: it outlives two tokens without reconnecting", async () => {
+    const name = unique("q");
+    await spool.queue(name).configure();
+    const client = new Spool({ url: url(), getToken: () => mintToken({ [`queues/${name}`]: ["receive"] }, 3) });
+    const statuses: ConnectionStatus[] = [];
+    const watch = (async () => {
+      for await (const s of client.status()) statuses.push(s);
+    })();
+    const seen: number[] = [];
+    const consumer = client.queue<number>(name).consume(async (m) => void seen.push(m.body));
+    for (let n = 0; n < 7; n++) {
+      await spool.queue<number>(name).send({ body: n });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await until(() => seen.length === 7, "every message");
+    expect(seen.sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(statuses.filter((s) => s.type === "disconnected" || s.type === "reconnecting")).toEqual([]);
+    await consumer.close();
+    await client.close();
+    await watch;
+  }, 30_000);
+});
+
 describe("client errors and retries", () => {
   it("client errors - every API code has a family, and the classes follow the code", () => {
     for (const code of Object.keys(ErrorCodes) as ErrorCode[]) expect(ERROR_FAMILIES[code], code).toBeDefined();

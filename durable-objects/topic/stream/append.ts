@@ -12,6 +12,7 @@ import type { StoredMessageInput } from "../log/schema";
 import { streamAdmission, type Admission, type AppendIntent } from "./guard";
 import { encodeByteEntries, encodeJsonEntries, isJsonType, parseJsonMessages, type EncodedEntry } from "./payload";
 import type { StreamStore } from "./store";
+import type { AppendStreamOutcome } from "./types";
 
 const nextId = monotonicFactory();
 
@@ -65,4 +66,19 @@ export async function appendEntries(log: TopicLog, store: StreamStore, topic: st
     if (!r.value.stale) return { ok: true, value: decided };
   }
   return { ok: false, error: { code: "INTERNAL", message: "the topic's config kept changing; try again", retryAfter: 1 } };
+}
+
+/** The admission's decision as the append's outcome. */
+export function appendOutcome(a: Admission, next: string, closed: boolean, topic: string): Result<AppendStreamOutcome> {
+  switch (a.kind) {
+    case "write": return { ok: true, value: { kind: "written", next, closed, producer: a.producer } };
+    case "duplicate": return { ok: true, value: { kind: "duplicate", next, closed, producer: a.producer } };
+    case "already-closed": return { ok: true, value: { kind: "already-closed", next } };
+    case "closed": return { ok: true, value: { kind: "closed", next } };
+    case "stale-epoch": return { ok: true, value: { kind: "stale-epoch", epoch: a.epoch } };
+    case "epoch-needs-seq-0": return { ok: true, value: { kind: "epoch-needs-seq-0" } };
+    case "seq-gap": return { ok: true, value: { kind: "seq-gap", expected: a.expected, received: a.received } };
+    case "seq-regression": return { ok: true, value: { kind: "seq-regression" } };
+    case "gone": return { ok: false, error: { code: "NOT_FOUND", message: `stream '${topic}' does not exist` } };
+  }
 }

@@ -3,7 +3,7 @@
  * topic with one partition, and this module of its partition 0 keeps what the protocol
  * adds to the topic's log — content type, TTL or expiry, closure, `Stream-Seq`,
  * idempotent producers, fork origin and fork count (store.ts) — and serves the protocol's
- * operations: create (and fork), append and close (append.ts with guard.ts, atomic with
+ * operations: create (and fork: create.ts, fork.ts), append and close (append.ts with guard.ts, atomic with
  * the log's commit), reads and long-poll waits (read.ts), metadata, delete (soft while
  * forks read it) and expiry by alarm. Lifecycle changes (create, delete, expiry, fork
  * references) run one at a time; appends and reads do not wait for them.
@@ -17,18 +17,17 @@ import type { TopicInfo } from "../config";
 import type { TopicLog } from "../log/log";
 import type { AppendAdmission } from "../log/schema";
 import type { PartitionHooks, PartitionModule } from "../types";
-import { appendEntries, encodeBody, maxMessageBytesOf } from "./append";
-import { anchorToken, forkExpiry, grantFork, sameStreamConfig } from "./fork";
-import type { Admission } from "./guard";
-import { offsetToken, parseOffset, parsePositionToken } from "./offsets";
-import { DEFAULT_CONTENT_TYPE, encodeByteEntries, mediaEssence, type EncodedEntry } from "./payload";
+import { appendEntries, appendOutcome, encodeBody, maxMessageBytesOf } from "./append";
+import { createStream } from "./create";
+import { grantFork } from "./fork";
+import { offsetToken, parseOffset } from "./offsets";
+import { mediaEssence, type EncodedEntry } from "./payload";
 import { readChunk, READ_BYTES, renderChunk, startOf, tailOf, type ReadContext } from "./read";
 import { StreamStore, type StreamMeta } from "./store";
 import type {
   AppendStreamInput, AppendStreamOutcome, CreateStreamInput, CreateStreamOutcome, ForkAcquireInput, ForkGrant, InheritedChunk,
   ReadStreamInput, ReadStreamOutcome, StreamFacts,
 } from "./types";
-import { DEFAULT_TOPIC_CONFIG } from "../../../protocol/topics";
 
 /** What the module needs of its partition object. */
 export interface StreamHost {
@@ -41,9 +40,6 @@ export interface StreamHost {
   /** Deletes the topic in every partition, this object's state included. */
   destroyTopic(topic: string): Promise<Result<null>>;
 }
-
-/** A stream's topic keeps its messages until the stream is deleted or expires (PROTOCOL.md §4). */
-const STREAM_TOPIC_CONFIG: TopicConfigPatch = { retention: 0 };
 
 type Lookup = Result<StreamMeta> | "expired";
 
@@ -99,7 +95,9 @@ export class StreamModule implements PartitionModule {
 
   /** PUT: creates the stream (maybe as a fork), or answers for the one that exists. */
   create(input: CreateStreamInput): Promise<Result<CreateStreamOutcome>> {
-    return this.#serial(() => this.#create(input));
+    return this.#serial(() => createStream({
+      host: this.#host, store: this.store, expireIfDue: () => this.#expire(), destroy: (m) => this.#destroy(m), facts: (m) => this.#facts(m),
+    }, input));
   }
 
   /** POST: appends, closes, or both. */
@@ -230,78 +228,6 @@ export class StreamModule implements PartitionModule {
 
   // ---- lifecycle ----
 
-  async #create(input: CreateStreamInput): Promise<Result<CreateStreamOutcome>> {
-    let existing = this.store.meta();
-    if (existing && (!existing.ready || !this.#host.log.exists())) {
-      // A creation that never finished: undo it and start over.
-      await this.#destroy(existing);
-      existing = null;
-    }
-    if (existing && this.#expired(existing)) {
-      await this.#expire();
-      existing = this.store.meta();
-    }
-    if (existing) {
-      if (existing.deleted) return conflict("the stream was deleted while forks still read it; its path is free once they are gone");
-      if (!sameStreamConfig(existing, input)) return conflict("the stream exists with a different configuration");
-      return { ok: true, value: { created: false, stream: this.#facts(existing) } };
-    }
-    if (this.#host.log.exists()) return conflict(`'${input.topic}' is a topic that is not a Durable Stream`);
-    let grant: ForkGrant | null = null;
-    if (input.fork) {
-      // A stream cannot be its own source (and this object would wait for itself).
-      if (input.fork.sourceTopic === input.topic) return notFound(input.topic);
-      const position = input.fork.offset === null ? null : parsePositionToken(input.fork.offset);
-      if (input.fork.offset !== null && position === null) return { ok: false, error: { code: "BAD_REQUEST", message: "Stream-Fork-Offset is malformed" } };
-      const granted: Result<ForkGrant> = await partitionStub(this.#host.env, input.fork.sourceTopic, 0)
-        .streamForkAcquire(input.fork.sourceTopic, { position, subOffset: input.fork.subOffset, contentType: input.contentType });
-      if (!granted.ok) return granted;
-      grant = granted.value;
-    }
-    const made = await this.#make(input, grant);
-    if (!made.ok && grant && input.fork) {
-      // The fork was not made: the source must not keep counting it.
-      await partitionStub(this.#host.env, input.fork.sourceTopic, 0).streamForkRelease();
-    }
-    return made;
-  }
-
-  /** Writes a new stream: its row, its topic, then its initial data (which makes it ready). */
-  async #make(input: CreateStreamInput, grant: ForkGrant | null): Promise<Result<CreateStreamOutcome>> {
-    const contentType = input.contentType ?? grant?.contentType ?? DEFAULT_CONTENT_TYPE;
-    const expiry = grant ? forkExpiry(input, grant) : { ttlSeconds: input.ttlSeconds, expiresAt: input.expiresAt };
-    const maxBytes = DEFAULT_TOPIC_CONFIG.maxMessageBytes;
-    const entries: EncodedEntry[] = grant?.prefix ? encodeByteEntries(contentType, grant.prefix, maxBytes) : [];
-    if (input.body && input.body.length > 0) {
-      const body = encodeBody(contentType, input.body, maxBytes, true);
-      if (!body.ok) return body;
-      entries.push(...body.value);
-    }
-    const at = now();
-    const deadline = expiry.ttlSeconds !== null ? at + expiry.ttlSeconds * 1000 : expiry.expiresAt;
-    this.store.create({
-      topic: input.topic, contentType, ...expiry, deadline, ready: false, closed: false, closedBy: null, lastSeq: null,
-      fork: input.fork && grant ? { source: input.fork.sourceTopic, path: input.fork.sourcePath, offset: anchorToken(grant), subOffset: input.fork.subOffset } : null,
-      base: grant?.position ?? 0, refs: 0, deleted: false, createdAt: at,
-    });
-    const topic = await this.#host.ensureTopic(input.topic, STREAM_TOPIC_CONFIG);
-    if (!topic.ok) {
-      this.store.clear();
-      return topic;
-    }
-    const r = await appendEntries(this.#host.log, this.store, input.topic, entries, {
-      hasBody: entries.length > 0, close: input.closed, streamSeq: null, producer: null, create: true,
-    });
-    if (!r.ok || r.value.admission.kind !== "write") {
-      // #create lets go of the fork source; this only removes what was made.
-      await this.#destroy(null);
-      return r.ok ? conflict("the stream changed while it was being created; try again") : r;
-    }
-    if (deadline !== null) await this.#host.hooks.alarmBy(deadline);
-    const meta = this.store.meta()!;
-    return { ok: true, value: { created: true, stream: this.#facts(meta) } };
-  }
-
   /** The stream's time is up: gone, or soft-deleted while forks read it. Inside #serial. */
   async #expire(): Promise<void> {
     const meta = this.store.meta();
@@ -405,20 +331,5 @@ export class StreamModule implements PartitionModule {
     const run = this.#lifecycle.then(fn, fn);
     this.#lifecycle = run.catch(() => undefined);
     return run;
-  }
-}
-
-/** The admission's decision as the append's outcome. */
-function appendOutcome(a: Admission, next: string, closed: boolean, topic: string): Result<AppendStreamOutcome> {
-  switch (a.kind) {
-    case "write": return { ok: true, value: { kind: "written", next, closed, producer: a.producer } };
-    case "duplicate": return { ok: true, value: { kind: "duplicate", next, closed, producer: a.producer } };
-    case "already-closed": return { ok: true, value: { kind: "already-closed", next } };
-    case "closed": return { ok: true, value: { kind: "closed", next } };
-    case "stale-epoch": return { ok: true, value: { kind: "stale-epoch", epoch: a.epoch } };
-    case "epoch-needs-seq-0": return { ok: true, value: { kind: "epoch-needs-seq-0" } };
-    case "seq-gap": return { ok: true, value: { kind: "seq-gap", expected: a.expected, received: a.received } };
-    case "seq-regression": return { ok: true, value: { kind: "seq-regression" } };
-    case "gone": return notFound(topic);
   }
 }
