@@ -7,6 +7,7 @@
  * (worker/tokens.ts) carry `{"<kind>/<name or prefix*>": [actions]}`, and access keys
  * (`Bearer <accessKeyId>:<secretAccessKey>`, kept by the Catalog) grant the same way.
  */
+import { timingSafeEqual } from "../durable-objects/shared/secrets";
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../durable-objects/shared/errors";
 import { catalogStub, type Env } from "../durable-objects/env";
@@ -35,15 +36,7 @@ export type Credential =
  */
 export const ANONYMOUS_ACCESS_KEY_ID = "anonymous";
 
-/** Constant-time string comparison (length leaks, content does not). */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const enc = new TextEncoder();
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
+export { timingSafeEqual };
 
 /**
  * The one authorisation decision. `name` is the resource name, or `"*"` for the list

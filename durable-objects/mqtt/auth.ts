@@ -5,6 +5,7 @@
  * (`?token=` or an Authorization header) stands. Decided once at CONNECT, kept with the
  * connection; a token's expiry ends the connection.
  */
+import { timingSafeEqual } from "../shared/secrets";
 import { catalogStub, type Env } from "../env";
 import { ACCESS_KEY_ID_PATTERN, ADMIN_ACCESS_KEY_ID } from "../catalog/keys";
 import { grants, verifyTokenClaims, type Capabilities } from "../shared/token-verify";
@@ -20,29 +21,20 @@ export const UPGRADE_CREDENTIAL_HEADER = "x-spool-mqtt-credential";
 /** The internal header naming the WebSocket subprotocol the Worker chose (`mqtt` or `mqttv3.1`). */
 export const SUBPROTOCOL_HEADER = "x-spool-mqtt-subprotocol";
 
-/** Constant-time comparison (length leaks, content does not). */
-function sameSecret(a: string, b: string): boolean {
-  const enc = new TextEncoder();
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
 
 /** The credential a CONNECT password stands for, or null (CONNACK "not authorized"). */
 export async function credentialOfPassword(env: Env, password: string): Promise<MqttCredential | null> {
   const admin = env.SPOOL_ADMIN_KEY;
   if (!admin || password === "") return null;
-  if (sameSecret(password, admin)) return { type: "admin" };
+  if (timingSafeEqual(password, admin)) return { type: "admin" };
   const colon = password.indexOf(":");
   if (colon >= 0) {
     const id = password.slice(0, colon);
     const secret = password.slice(colon + 1);
-    if (id === ADMIN_ACCESS_KEY_ID) return sameSecret(secret, admin) ? { type: "admin" } : null;
+    if (id === ADMIN_ACCESS_KEY_ID) return timingSafeEqual(secret, admin) ? { type: "admin" } : null;
     if (!ACCESS_KEY_ID_PATTERN.test(id) || secret === "") return null;
     const key = await catalogStub(env).accessKey(id);
-    return key && sameSecret(secret, key.secretAccessKey) ? { type: "key", accessKeyId: id, capabilities: key.capabilities } : null;
+    return key && timingSafeEqual(secret, key.secretAccessKey) ? { type: "key", accessKeyId: id, capabilities: key.capabilities } : null;
   }
   const claims = await verifyTokenClaims(password, env);
   return claims ? { type: "token", capabilities: claims.capabilities, expiresAt: claims.expiresAt } : null;
