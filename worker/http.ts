@@ -10,9 +10,10 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../durable-objects/shared/errors";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
+import { maxBodyBytes, readBody } from "./body";
 import { assertName } from "./names";
 
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from "./body";
 
 interface Issue { path: PropertyKey[]; message: string; code?: string }
 
@@ -33,11 +34,6 @@ export function newApp(): OpenAPIHono<AppEnv> {
   });
 }
 
-function maxBodyBytes(raw: string | undefined): number {
-  const n = Number(raw);
-  return Number.isFinite(n) && n > 0 ? n : DEFAULT_MAX_BODY_BYTES;
-}
-
 /**
  * Rejects bodies over the configured limit with `413` before anything parses them, and
  * non-JSON bodies with `415`. An empty body counts as `{}`, so `curl -X PUT` with no body
@@ -47,11 +43,7 @@ export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method !== "POST" && c.req.method !== "PUT" && c.req.method !== "PATCH") return next();
   if (c.req.header("upgrade")) return next();
   const limit = maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES);
-  const declared = Number(c.req.header("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  // With a declared length within the limit, HTTP framing bounds the body: read it in one
-  // call. Otherwise (chunked) count bytes as they stream and stop at the limit.
-  const buf = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw, limit);
+  const buf = await readBody(c.req.raw, limit, { tooLarge: () => tooLarge(limit) });
   if (buf.byteLength > limit) throw tooLarge(limit);
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (buf.byteLength === 0) {
@@ -93,29 +85,6 @@ function tooLarge(limit: number): ApiError {
   return new ApiError("PAYLOAD_TOO_LARGE", `request body exceeds ${limit} bytes`, { limit });
 }
 
-async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
-  if (!req.body) return new Uint8Array();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
 
 /** Middleware that checks the named path parameters are valid resource names (`400 INVALID_NAME`). */
 export function validNames(...params: string[]): MiddlewareHandler<AppEnv> {

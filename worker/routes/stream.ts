@@ -20,7 +20,7 @@ import { partitionStub } from "../../durable-objects/env";
 import { parseOffset, parsePositionToken } from "../../durable-objects/topic/stream/offsets";
 import type { ReadStreamOutcome } from "../../durable-objects/topic/stream/types";
 import type { Result } from "../../protocol/errors";
-import { maxBodyBytes, readBody } from "../stream/body";
+import { maxBodyBytes, readStreamBody } from "../stream/body";
 import { responseCursor } from "../stream/cursor";
 import {
   closedHeader, contentTypeHeader, expiresAtHeader, H, integerHeader, producerHeaders, withSecurityHeaders,
@@ -125,7 +125,7 @@ stream.put("/*", async (c) => {
   demand(c, "publish", topic);
   const sourceTopic = forkedFrom === null ? null : topicOfForkSource(forkedFrom);
   if (sourceTopic !== null) demand(c, "subscribe", sourceTopic);
-  const body = await readBody(c.req.raw, maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES));
+  const body = await readStreamBody(c.req.raw, maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES));
   const r = unwrap(await partitionStub(c.env, topic, 0).streamCreate({
     topic, contentType: contentTypeHeader(headers), ttlSeconds, expiresAt, closed: closedHeader(headers), body: body.length > 0 ? body : null,
     fork: sourceTopic === null ? null : { sourceTopic, sourcePath: forkedFrom!, offset: forkOffset, subOffset: subOffset ?? 0 },
@@ -144,7 +144,7 @@ stream.post("/*", async (c) => {
   const producer = producerHeaders(headers);
   const contentType = contentTypeHeader(headers);
   demand(c, "publish", topic);
-  const body = await readBody(c.req.raw, maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES));
+  const body = await readStreamBody(c.req.raw, maxBodyBytes(c.env.SPOOL_MAX_BODY_BYTES));
   if (body.length === 0 && !close) throw bad(`an append needs a body (an empty one only with ${H.closed}: true)`, "body");
   if (body.length > 0 && contentType === null) throw bad("an append needs a Content-Type", "content-type");
   const outcome = unwrap(await partitionStub(c.env, topic, 0).streamAppend({

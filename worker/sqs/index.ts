@@ -10,7 +10,8 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app-env";
 import { lookupAccessKey, type Credential } from "../auth";
-import { DEFAULT_MAX_BODY_BYTES, describeForLog } from "../http";
+import { maxBodyBytes, readBody } from "../body";
+import { describeForLog } from "../http";
 import { ACCESS_KEY_ID_PATTERN, ADMIN_ACCESS_KEY_ID } from "../../durable-objects/catalog/keys";
 import { now } from "../../durable-objects/shared/clock";
 import { ACCOUNT_ID, type SqsContext } from "./context";
@@ -37,7 +38,7 @@ async function handle(c: Context<AppEnv>, pathQueue: string | null): Promise<Res
   const protocol: Protocol = protocolOf(raw.headers);
   try {
     const url = new URL(raw.url);
-    const body = await readBody(raw, c.env.SPOOL_MAX_BODY_BYTES);
+    const body = await readSqsBody(raw, c.env.SPOOL_MAX_BODY_BYTES);
     const signed: SignedRequest = { method: raw.method, url, headers: raw.headers, body };
     const { credential, region } = await authenticate(c, signed);
     const { action, input } = parseRequest(protocol, raw.headers, url, body);
@@ -94,32 +95,7 @@ async function authenticate(c: Context<AppEnv>, req: SignedRequest): Promise<{ c
 }
 
 /** The request body, refused past `SPOOL_MAX_BODY_BYTES` before it is read whole. */
-async function readBody(req: Request, configured: string | undefined): Promise<Uint8Array> {
-  const limit = Number(configured) > 0 ? Number(configured) : DEFAULT_MAX_BODY_BYTES;
-  const tooLarge = (): SqsError => new SqsError("InvalidParameterValue", `The request body exceeds ${limit} bytes.`);
-  const declared = Number(req.headers.get("content-length") ?? "NaN");
-  if (declared > limit) throw tooLarge();
-  if (!req.body) return new Uint8Array();
-  // A declared length within the limit bounds the body (HTTP framing): read it in one call.
-  if (Number.isFinite(declared)) return new Uint8Array(await req.arrayBuffer());
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+function readSqsBody(req: Request, configured: string | undefined): Promise<Uint8Array> {
+  const limit = maxBodyBytes(configured);
+  return readBody(req, limit, { tooLarge: () => new SqsError("InvalidParameterValue", `The request body exceeds ${limit} bytes.`) });
 }
