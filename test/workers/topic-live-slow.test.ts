@@ -3,16 +3,16 @@
 // more is sent, it reads on from the log as acks come); a socket paused past the grace
 // period is closed by the alarm with 4000 and its resume offset; a fast subscriber beside
 // a stalled one gets everything. Proved by counts, never by timing: the grace period passes
-// by moving the objects' clock (advanceClock) and firing the alarm.
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+// by moving the objects' clock (advanceClock) and firing the alarm. Every test runs with
+// subscribers served by their partition and by relays (topic-live-modes.ts).
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic/object";
 import { SLOW_GRACE_MS, SUBSCRIBER_TAG, SUBSCRIBER_WINDOW, unconfirmed, type SubscriberState } from "../../durable-objects/topic/live/socket";
 import { advanceClock } from "../../durable-objects/shared/clock";
 import { CloseCodes } from "../../durable-objects/shared/socket-limits";
 import { uniqueName } from "./helpers";
-import { publishOk, putTopic, stub } from "./topic-log-helpers";
+import { publishOk, putTopic } from "./topic-log-helpers";
 import { subscribe, type Subscriber } from "./topic-live-helpers";
+import { evictPath, fireHolderAlarm, LIVE_MODES, useLiveMode, type LiveMode } from "./topic-live-modes";
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 const W = SUBSCRIBER_WINDOW.messages;
@@ -24,16 +24,15 @@ async function publishMany(t: string, n: number, from = 0): Promise<void> {
   }
 }
 
-/** What the object holds for each subscriber socket. */
-async function sockets(t: string): Promise<SubscriberState[]> {
-  return runInDurableObject(stub(t), (_o: TopicPartition, state: DurableObjectState) =>
-    state.getWebSockets(SUBSCRIBER_TAG).map((ws) => ws.deserializeAttachment() as SubscriberState));
+/** What the object holding the subscribers keeps for each socket. */
+async function sockets(mode: LiveMode, t: string): Promise<SubscriberState[]> {
+  return mode.inHub(t, (_hub, state) => state.getWebSockets(SUBSCRIBER_TAG).map((ws) => ws.deserializeAttachment() as SubscriberState));
 }
 
 /** The grace period passes: every pause deadline is due; then the alarm runs. */
-async function graceExpires(t: string): Promise<void> {
+async function graceExpires(mode: LiveMode, t: string): Promise<void> {
   advanceClock(SLOW_GRACE_MS);
-  await runDurableObjectAlarm(stub(t));
+  await fireHolderAlarm(mode, t);
 }
 
 /** A client catching up after a stall: acks all it has, takes the window that frees, repeats. */
@@ -45,7 +44,9 @@ async function catchUp(sub: Subscriber, n: number): Promise<void> {
   }
 }
 
-describe("slow subscribers", () => {
+describe.each(LIVE_MODES)("slow subscribers ($name)", (mode) => {
+  useLiveMode(mode);
+
   it("slow - a stalled socket gets one window and no more, a fast one beside it gets everything, and the alarm closes the stalled one with 4000 and resumeFrom", async () => {
     const t = uniqueName();
     await publishOk(t, [{ body: "first" }]);
@@ -57,12 +58,12 @@ describe("slow subscribers", () => {
     await stalled.untilOffsets(W);
     expect(fast.offsets()).toEqual(range(0, total));
     // The stalled socket was handed exactly its window; the object counts no more for it.
-    const held = (await sockets(t)).map(unconfirmed);
+    const held = (await sockets(mode, t)).map(unconfirmed);
     expect(Math.max(...held.map((u) => u.messages))).toBe(W);
     expect(held.every((u) => u.messages <= W && u.bytes <= SUBSCRIBER_WINDOW.bytes)).toBe(true);
-    expect((await sockets(t)).filter((s) => s.pausedAt !== null)).toHaveLength(1);
+    expect((await sockets(mode, t)).filter((s) => s.pausedAt !== null)).toHaveLength(1);
     expect(stalled.closed).toBeNull();
-    await graceExpires(t);
+    await graceExpires(mode, t);
     await stalled.untilClosed();
     expect(stalled.offsets()).toEqual(range(0, W));
     expect(stalled.closed?.code).toBe(CloseCodes.SLOW_SUBSCRIBER);
@@ -83,12 +84,12 @@ describe("slow subscribers", () => {
     const total = 1 + W * 3;
     await publishMany(t, total - 1, 1);
     await slow.untilOffsets(W);
-    expect((await sockets(t))[0]!.pausedAt).not.toBeNull();
+    expect((await sockets(mode, t))[0]!.pausedAt).not.toBeNull();
     await catchUp(slow, total);
     expect(slow.offsets()).toEqual(range(0, total));
     // Acks un-paused it each time: the grace deadline is gone and the alarm closes nothing.
-    expect((await sockets(t))[0]!.pausedAt).toBeNull();
-    await graceExpires(t);
+    expect((await sockets(mode, t))[0]!.pausedAt).toBeNull();
+    await graceExpires(mode, t);
     await publishOk(t, [{ body: "still here" }]);
     await slow.untilOffsets(total + 1);
     expect(slow.closed).toBeNull();
@@ -101,9 +102,9 @@ describe("slow subscribers", () => {
     const slow = await subscribe(t, "from=earliest", { autoAck: null });
     await publishMany(t, W + 49, 1);
     await slow.untilOffsets(W);
-    await evictDurableObject(stub(t));
+    await evictPath(mode, t);
     await publishOk(t, [{ body: "after eviction" }]);
-    expect((await sockets(t))[0]).toMatchObject({ next: W });
+    expect((await sockets(mode, t))[0]).toMatchObject({ next: W });
     await catchUp(slow, W + 51);
     expect(slow.offsets()).toEqual(range(0, W + 51));
     slow.close();
@@ -118,9 +119,9 @@ describe("slow subscribers", () => {
     for (let i = 0; i < 12; i++) await publishOk(t, [{ body: big }]);
     await fast.untilOffsets(12);
     await stalled.untilOffsets(1);
-    const mine = (await sockets(t)).find((s) => s.pausedAt !== null)!;
+    const mine = (await sockets(mode, t)).find((s) => s.pausedAt !== null)!;
     expect(unconfirmed(mine).bytes).toBeLessThanOrEqual(SUBSCRIBER_WINDOW.bytes);
-    await graceExpires(t);
+    await graceExpires(mode, t);
     await stalled.untilClosed();
     const got = stalled.offsets().length;
     expect(got).toBe(mine.next);

@@ -1,11 +1,11 @@
 // Server-Sent Events: ids are offsets, Last-Event-ID resumes (and wins over from), gaps,
-// heartbeats, a bounded lifetime, subscriber counts and bad input.
-import { runInDurableObject } from "cloudflare:test";
+// heartbeats, a bounded lifetime, subscriber counts and bad input; with streams served by
+// their partition and by relays (topic-live-modes.ts).
 import { describe, expect, it } from "vitest";
-import type { TopicPartition } from "../../durable-objects/topic/object";
 import { errorCode, uniqueName } from "./helpers";
-import { fireAlarm, publishOk, putTopic, stub, topicStatus } from "./topic-log-helpers";
+import { fireAlarm, publishOk, putTopic, topicStatus } from "./topic-log-helpers";
 import { events, SseReader } from "./topic-live-helpers";
+import { LIVE_MODES, useLiveMode } from "./topic-live-modes";
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 const bodies = (n: number, tag = "m"): { body: string }[] => range(0, n).map((i) => ({ body: `${tag}${i}` }));
@@ -17,7 +17,9 @@ async function open(topic: string, query = "", headers: Record<string, string> =
   return new SseReader(res);
 }
 
-describe("live events (SSE)", () => {
+describe.each(LIVE_MODES)("live events (SSE, $name)", (mode) => {
+  useLiveMode(mode);
+
   it("sse - each event's id is its offset and its data the message; history then live", async () => {
     const t = uniqueName();
     await publishOk(t, bodies(3));
@@ -77,8 +79,8 @@ describe("live events (SSE)", () => {
   it("sse - an idle stream sends comment heartbeats", async () => {
     const t = uniqueName();
     await publishOk(t, bodies(1));
-    await runInDurableObject(stub(t), (o: TopicPartition) => {
-      o.live.sse.heartbeatMs = 5;
+    await mode.inHub(t, (hub) => {
+      hub.sse.heartbeatMs = 5;
     });
     const sse = await open(t);
     await sse.until(() => sse.events.some((e) => e.comment === "heartbeat"));
@@ -90,13 +92,13 @@ describe("live events (SSE)", () => {
   it("sse - a stream ends after its lifetime, having asked EventSource to reconnect quickly", async () => {
     const t = uniqueName();
     await publishOk(t, bodies(2));
-    await runInDurableObject(stub(t), (o: TopicPartition) => {
-      o.live.sse.lifetimeMs = 0;
+    await mode.inHub(t, (hub) => {
+      hub.sse.lifetimeMs = 0;
     });
     const res = await events(t, "from=earliest");
     const text = await res.text(); // returns only because the stream ended
     expect(text).toContain("retry: ");
-    expect(await runInDurableObject(stub(t), (o: TopicPartition) => o.live.subscriberCount())).toBe(0);
+    expect(await mode.inHub(t, (hub) => hub.count())).toBe(0);
   });
 
   it("sse - open streams count as subscribers in GET /v1/topics/{t}", async () => {

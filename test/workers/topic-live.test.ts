@@ -1,18 +1,25 @@
 // Live WebSocket subscriptions: history then live in offset order, the seam under
-// concurrent publishing, resume, gap frames, publish frames, eviction, bad input.
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+// concurrent publishing, resume, gap frames, publish frames, eviction, bad input. Every
+// suite runs twice: subscribers served by their partition, and by relays (topic-live-modes.ts).
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TopicPartition } from "../../durable-objects/topic/object";
-import { advanceClock } from "../../durable-objects/shared/clock";
+import type { TopicRelay } from "../../durable-objects/topic/relay/relay";
+import { env } from "cloudflare:workers";
+import { advanceClock, now } from "../../durable-objects/shared/clock";
+import { mintToken } from "../../worker/tokens";
 import { callJson, errorCode, uniqueName } from "./helpers";
 import { mint } from "./token-helpers";
 import { fireAlarm, publishOk, putTopic, stub, topicStatus } from "./topic-log-helpers";
 import { subscribe, upgrade } from "./topic-live-helpers";
+import { evictPath, fireHolderAlarm, LIVE_MODES, relayOf, useLiveMode } from "./topic-live-modes";
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 const bodies = (n: number, tag = "m"): { body: string }[] => range(0, n).map((i) => ({ body: `${tag}${i}` }));
 
-describe("live subscribe", () => {
+describe.each(LIVE_MODES)("live subscribe ($name)", (mode) => {
+  useLiveMode(mode);
+
   it("live - from=earliest sends history then live messages in offset order", async () => {
     const t = uniqueName();
     await publishOk(t, bodies(5));
@@ -67,10 +74,17 @@ describe("live subscribe", () => {
     await sub.untilOffsets(5);
     // The log may notify after a subscriber already read the same entries as history
     // (it awaits between commit and notice); replay such a late notice, and an early one.
+    // Through a relay, the same notices arrive as deliveries of messages it already sent.
     await runInDurableObject(stub(t), (o: TopicPartition) => {
       o.live.onAppend(o.log.read(2, 10));
       o.live.onAppend(o.log.read(4, 10));
     });
+    if (mode.name === "relay") {
+      for (const from of [2, 4, 0]) {
+        const read = await stub(t).readForRelay(from, 10);
+        await relayOf(t).deliver({ ...read, messages: read.messages });
+      }
+    }
     await publishOk(t, bodies(3, "next"));
     await sub.untilOffsets(8);
     expect(sub.offsets()).toEqual(range(0, 8));
@@ -181,13 +195,15 @@ describe("live subscribe", () => {
   it("live - the alarm closes a socket when its token expires, with 4001; admin sockets have no expiry", async () => {
     const t = uniqueName();
     await publishOk(t, bodies(1));
-    // A short token, so the clock moves little for the rest of this file's tokens.
-    const sub = await subscribe(t, "", { auth: await mint({ [`topics/${t}`]: ["subscribe"] }, 10) });
+    // A short token on the objects' clock (this suite runs once per mode, and the clock
+    // only moves forward), so the clock moves little for the rest of this file's tokens.
+    const token = (await mintToken(env, { [`topics/${t}`]: ["subscribe"] }, 10, now())).token;
+    const sub = await subscribe(t, "", { auth: token });
     const admin = await subscribe(t);
     // Only the token's socket has a deadline; the token's time runs out, the alarm does the rest.
-    expect(await runInDurableObject(stub(t), (o: TopicPartition) => o.live.nextDeadline())).not.toBeNull();
+    expect(await mode.inHub(t, (hub) => hub.nextDeadline())).not.toBeNull();
     advanceClock(10_000);
-    await runDurableObjectAlarm(stub(t));
+    await fireHolderAlarm(mode, t);
     await sub.untilClosed();
     expect(sub.closed?.code).toBe(4001);
     await publishOk(t, bodies(1, "still"));
@@ -230,9 +246,10 @@ describe("live subscribe", () => {
     await publishOk(t, bodies(3));
     const sub = await subscribe(t, "from=1");
     await sub.untilOffsets(2);
-    await evictDurableObject(stub(t));
+    await evictPath(mode, t);
     // A new instance: nothing in memory, the socket and its attachment survived.
     expect(await runInDurableObject(stub(t), (o: TopicPartition) => o.live.frames.serialized)).toBe(0);
+    if (mode.name === "relay") expect(await runInDurableObject(relayOf(t), (o: TopicRelay) => o.tail.size)).toBe(0);
     await publishOk(t, bodies(4, "after"));
     await sub.untilOffsets(6);
     expect(sub.offsets()).toEqual(range(1, 7));
@@ -244,17 +261,22 @@ describe("live subscribe", () => {
     const t = uniqueName();
     await publishOk(t, bodies(1));
     const subs = await Promise.all(range(0, 6).map(() => subscribe(t)));
-    const before = await runInDurableObject(stub(t), (o: TopicPartition) => o.live.frames.serialized);
+    const sent = () => runInDurableObject(stub(t), (o: TopicPartition) => [o.live.frames.serialized, o.live.relays.messagesSent]);
+    const before = await sent();
     await publishOk(t, bodies(3));
     for (const s of subs) await s.untilOffsets(3);
-    const after = await runInDurableObject(stub(t), (o: TopicPartition) => o.live.frames.serialized);
-    expect(after - before).toBe(3);
+    const after = await sent();
+    expect(after[0]! - before[0]!).toBe(3);
+    // Through relays, each message goes once to the one relay that holds all six.
+    expect(after[1]! - before[1]!).toBe(mode.name === "relay" ? 3 : 0);
     for (const s of subs) expect(s.offsets()).toEqual([1, 2, 3]);
     for (const s of subs) s.close();
   });
 });
 
-describe("live subscribe - bad input", () => {
+describe.each(LIVE_MODES)("live subscribe - bad input ($name)", (mode) => {
+  useLiveMode(mode);
+
   it("live - bad from, a from past the end, an unknown partition, a missing topic and a plain GET get their codes", async () => {
     const t = uniqueName();
     await putTopic(t, { partitions: 2 });

@@ -2,7 +2,8 @@
  * /v1/topics: live subscriptions, over WebSocket (`/subscribe`) and Server-Sent Events
  * (`/events`). The route authenticates (a token may come as `?token=`) and decides what the
  * credential may do; the topic router (durable-objects/topic/router/live.ts) checks the
- * topic and partition and hands the partition object a request built from only that.
+ * topic and partition and hands the partition object, or a relay in the request's region,
+ * a request built from only that.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -15,6 +16,7 @@ import { newApp, validNames } from "../http";
 import { errorResponses } from "../schemas";
 import { requirePartition } from "../../durable-objects/topic/router/directory";
 import { connectLive } from "../../durable-objects/topic/router/live";
+import type { RequestOrigin } from "../../durable-objects/topic/relay/placement";
 
 export const topicLive = newApp();
 topicLive.use("/:t/subscribe", validNames("t"));
@@ -52,7 +54,7 @@ topicLive.openapi(
     return connectLive(c.env, t, {
       kind: "subscribe", partition: q.partition ?? 0, from: q.from ?? "latest",
       headers: { upgrade: "websocket", [LIVE_HEADERS.canPublish]: may(c, "topics", "publish") ? "1" : "0", ...expiryHeader(c) },
-    });
+    }, originOf(c));
   },
 );
 
@@ -79,9 +81,14 @@ topicLive.openapi(
     return connectLive(c.env, c.req.valid("param").t, {
       kind: "events", partition: q.partition ?? 0, from: q.from ?? "latest",
       headers: { ...(lastId ? { "last-event-id": lastId } : {}), ...expiryHeader(c) },
-    });
+    }, originOf(c));
   },
 );
+
+/** Where the request comes from (`request.cf`): the region of the relay that serves it, when one does. */
+function originOf(c: Context<AppEnv>): RequestOrigin | null {
+  return (c.req.raw.cf as RequestOrigin | undefined) ?? null;
+}
 
 /** When the request's credential expires, for the partition (which ends the stream then); none for credentials that do not. */
 function expiryHeader(c: Context<AppEnv>): Record<string, string> {

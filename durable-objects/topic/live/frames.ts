@@ -7,10 +7,19 @@
  * text by concatenation. Subscribers catching up beyond the cache read the log.
  */
 import { utf8Length } from "../../../protocol/key-hash";
+import { AppendedEntry } from "../log/entry";
 import type { LogEntry } from "../types";
 
-/** The message object of API.md, as JSON text: `{"partition",...,"timestamp"}`. */
+/**
+ * The message object of API.md, as JSON text: `{"partition",...,"timestamp"}`. A message
+ * just appended still holds its body and headers as stored JSON text (log/entry.ts): the
+ * object is then built by concatenation, the same text without parsing and re-stringifying.
+ */
 export function messageJson(e: LogEntry): string {
+  if (e instanceof AppendedEntry) {
+    return `{"partition":${e.partition},"offset":${e.offset},"id":${JSON.stringify(e.id)},"key":${e.key === null ? "null" : JSON.stringify(e.key)},` +
+      `"body":${e.bodyJson},"headers":${e.headersJson ?? "{}"},"timestamp":${e.timestamp}}`;
+  }
   return JSON.stringify({
     partition: e.partition, offset: e.offset, id: e.id, key: e.key,
     body: e.body, headers: e.headers, timestamp: e.timestamp,

@@ -1,18 +1,60 @@
 /**
- * What a live subscriber asks for, checked before the partition acts on it: where a
- * subscription starts (`from`, or SSE's `Last-Event-ID`), and the frames a WebSocket
- * client may send (`ack`, `publish`, `auth`). Refusals are answered the way the API answers
- * errors: a JSON error body for the upgrade, an `error` frame on an open socket.
+ * What a live subscriber asks for, checked before the partition (or a relay) acts on it:
+ * the request the Worker built (`readLiveAsk`), where a subscription starts (`from`, or
+ * SSE's `Last-Event-ID`), and the frames a WebSocket client may send (`ack`, `publish`,
+ * `auth`). Refusals are answered the way the API answers errors: a JSON error body for the
+ * upgrade, an `error` frame on an open socket.
  */
 import type { ErrorCode } from "../../../protocol/errors";
+import { credentialExpiresAt } from "../../shared/socket-limits";
 import { refusal } from "../../shared/refusals";
 import type { LogReader } from "../types";
+
+/**
+ * Internal headers the Worker sets on the request it forwards (never the client's). The
+ * credential's expiry travels on the one header every object reads, CREDENTIAL_EXPIRES_HEADER.
+ */
+export const LIVE_HEADERS = {
+  canPublish: "x-spool-can-publish",
+  /** Worker → partition (`auto` placement): answer `useRelay` instead when you hold your share. */
+  mayRelay: "x-spool-may-relay",
+  /** Partition → Worker: serve this subscriber by a relay (a 204 with this header set to 1). */
+  useRelay: "x-spool-use-relay",
+  /** Relay → Worker: this shard is at the socket cap (on its 429), try the next one. */
+  relayFull: "x-spool-relay-full",
+} as const;
+
+/** A live request as the Worker built it (router/live.ts): only headers the route set. */
+export interface LiveAsk {
+  kind: "subscribe" | "events";
+  topic: string;
+  partition: number;
+  /** `from`, or for SSE the offset after `Last-Event-ID`, which wins. */
+  from: string | null;
+  expiresAt: number | null;
+  canPublish: boolean;
+  upgrade: boolean;
+}
+
+export function readLiveAsk(request: Request): LiveAsk {
+  const url = new URL(request.url);
+  const kind = url.pathname.endsWith("/events") ? "events" : "subscribe";
+  return {
+    kind,
+    topic: url.searchParams.get("topic") ?? "",
+    partition: Number(url.searchParams.get("partition") ?? "0"),
+    from: kind === "events" ? sseFrom(request, url) : url.searchParams.get("from"),
+    expiresAt: credentialExpiresAt(request),
+    canPublish: request.headers.get(LIVE_HEADERS.canPublish) === "1",
+    upgrade: request.headers.get("upgrade")?.toLowerCase() === "websocket",
+  };
+}
 
 /** Where delivery starts, and the offset a `gap` frame starts at when `from` is gone. */
 export type Start = { next: number; gapFrom: number | null } | { error: Response };
 
 /** Resolves `from` (`latest` by default, `earliest` or an offset) against the log. */
-export function resolveStart(log: LogReader, from: string | null): Start {
+export function resolveStart(log: Pick<LogReader, "first" | "next">, from: string | null): Start {
   const first = log.first();
   const next = log.next();
   if (from === null || from === "" || from === "latest") return { next, gapFrom: null };

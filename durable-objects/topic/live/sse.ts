@@ -43,8 +43,11 @@ const MESSAGES_PER_CHUNK = 100;
 export interface SseSource {
   first(): number;
   next(): number;
-  /** Messages from `offset` on (cached or read from the log), at most `max`. */
-  readFrom(offset: number, max: number): CachedMessage[];
+  /**
+   * Messages from `offset` on (cached or read from the log), at most `max`; a relay may have
+   * to fetch them from its partition first (a promise). Empty: nothing kept before `next()`.
+   */
+  readFrom(offset: number, max: number): CachedMessage[] | Promise<CachedMessage[]>;
   /** Resolves true on the next append, false after `ms`. */
   waitForAppend(ms: number): Promise<boolean>;
 }
@@ -105,7 +108,10 @@ export function openSseStream(
             next = first;
           }
           if (next < source.next()) {
-            const messages = source.readFrom(next, MESSAGES_PER_CHUNK);
+            const read = source.readFrom(next, MESSAGES_PER_CHUNK);
+            const messages = Array.isArray(read) ? read : await read;
+            // A fetch took time: the credential may have expired meanwhile (checked above).
+            if (read !== messages && expiresAt !== null && now() >= expiresAt) continue;
             if (messages.length === 0) next = source.next(); // the rest was compacted away
             for (const m of messages) {
               text += (m.sse ??= sseMessageEvent(m.offset, m.json));
@@ -142,8 +148,11 @@ export class SseStreams {
   private readonly open = new Set<SseHandle>();
   private waiters = new Set<() => void>();
 
-  /** `options` is read at each stream's start, so a test may change it in place. */
-  constructor(private readonly options: SseOptions) {}
+  /**
+   * `options` is read at each stream's start, so a test may change it in place; `onChange`
+   * runs when a stream opens or ends (a relay registers and unregisters on it).
+   */
+  constructor(private readonly options: SseOptions, private readonly onChange: () => void = () => {}) {}
 
   get count(): number {
     return this.open.size;
@@ -170,9 +179,12 @@ export class SseStreams {
     let handle: SseHandle | null = null;
     handle = openSseStream({ ...source, waitForAppend: (ms) => this.waitForAppend(ms) }, next, gapFrom, expiresAt, this.options, () => {
       ended = true;
-      if (handle) this.open.delete(handle);
+      if (handle && this.open.delete(handle)) this.onChange();
     });
-    if (!ended) this.open.add(handle);
+    if (!ended) {
+      this.open.add(handle);
+      this.onChange();
+    }
     return new Response(handle.stream, {
       headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform" },
     });
