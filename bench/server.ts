@@ -23,6 +23,8 @@ const VARS = {
   SPOOL_ADMIN_KEY: BENCH_ADMIN_KEY,
   SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123",
   SPOOL_MAX_BODY_BYTES: "8388608",
+  // The cost scenario's webhook subscription posts to this same server (/bench/sink).
+  SPOOL_ALLOW_PRIVATE_WEBHOOKS: "true",
 };
 
 export interface BenchServer {
@@ -115,6 +117,7 @@ export async function startMiniflare(
         TOPICS: { className: "TopicPartition", useSQLite: true },
         CATALOG: { className: "Catalog", useSQLite: true },
         BENCH: { className: "BenchBaseline", useSQLite: true },
+        PARTY: { className: "BenchParty", useSQLite: true },
       },
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     }],

@@ -6,10 +6,15 @@
  *   const spool = new Spool({ url: "https://spool.example.com", getToken: fetchMyToken });
  *   await spool.queue("jobs").send({ body: { task: "resize", id: 7 } });
  *   for await (const m of spool.topic("chat").subscribe({ from: "earliest" })) show(m.body);
+ *
+ * In another Worker bound to Spool's SpoolEntrypoint, the same SDK with no URL or credential:
+ * `new Spool({ binding: env.SPOOL })` (binding.ts); Cloudflare Queues code moves over with
+ * `queueBinding` and `runQueueConsumer` (cf-queues.ts).
  */
 import "./dispose.js";
 import { Credentials, type CredentialOptions } from "./auth.js";
 import type { ClientContext, Closable } from "./context.js";
+import { BINDING_ADMIN, BINDING_BASE_URL, bindingFetch, type SpoolBinding } from "./binding.js";
 import { closedError, Http, type FetchLike, type RetryOptions } from "./http.js";
 import type { BatchOptions } from "./publisher.js";
 import { Queue } from "./queues.js";
@@ -17,16 +22,34 @@ import { StatusHub, type ConnectionStatus } from "./status.js";
 import { Topic } from "./topics.js";
 import type { Health, QueueSummary, TokenRequest, TokenResult, TopicSummary } from "./types.js";
 
-export interface SpoolOptions extends CredentialOptions {
-  /** Base URL of the broker, e.g. `https://spool.example.com` (no `/v1`). */
-  url: string;
-  /** The `fetch` to call (default: the global one); in a Worker, a service binding's `fetch` works too. */
-  fetch?: FetchLike | undefined;
+interface CommonOptions extends CredentialOptions {
   /** Retries of `429`/`503` (after `Retry-After`) and of network failures. */
   retry?: RetryOptions | undefined;
   /** Automatic batching of `topic.publish(message)`. */
   batching?: BatchOptions | undefined;
 }
+
+/** Spool over HTTP: its URL and a credential (`token` or `getToken`). */
+export interface SpoolUrlOptions extends CommonOptions {
+  /** Base URL of the broker, e.g. `https://spool.example.com` (no `/v1`). */
+  url: string;
+  /** The `fetch` to call (default: the global one). */
+  fetch?: FetchLike | undefined;
+  binding?: undefined;
+}
+
+/**
+ * Spool from another Worker, through a service binding to its `SpoolEntrypoint`
+ * (`new Spool({ binding: env.SPOOL })`): no URL, and no credential (a binding acts as the
+ * admin) unless `token`/`getToken` narrows it. binding.ts says how.
+ */
+export interface SpoolBindingOptions extends CommonOptions {
+  binding: SpoolBinding;
+  url?: undefined;
+  fetch?: undefined;
+}
+
+export type SpoolOptions = SpoolUrlOptions | SpoolBindingOptions;
 
 export class Spool implements AsyncDisposable {
   private readonly http: Http;
@@ -37,8 +60,13 @@ export class Spool implements AsyncDisposable {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: SpoolOptions) {
-    const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-    this.http = new Http(options.url, new Credentials(options), fetchImpl, options.retry);
+    if (options.binding) {
+      const credentials = options.token === undefined && options.getToken === undefined ? { token: BINDING_ADMIN } : options;
+      this.http = new Http(BINDING_BASE_URL, new Credentials(credentials), bindingFetch(options.binding), options.retry);
+    } else {
+      const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+      this.http = new Http(options.url, new Credentials(options), fetchImpl, options.retry);
+    }
     this.ctx = {
       http: this.http,
       status: this.hub,
@@ -48,6 +76,15 @@ export class Spool implements AsyncDisposable {
         return () => void this.streams.delete(stream);
       },
     };
+  }
+
+  /**
+   * Another client on the same server (URL or binding) with `token` as its credential: over
+   * a binding, which acts as the admin, this narrows what the client may do to the token's
+   * capabilities. The new client is closed on its own.
+   */
+  withToken(token: string): Spool {
+    return new Spool({ ...this.options, token, getToken: undefined });
   }
 
   /** A queue by name (nothing is sent until you call a method). */
@@ -139,4 +176,10 @@ export {
   ConnectionError, ClosedError, GapError, ERROR_FAMILIES, ErrorCodes, type ErrorCode, type ClientErrorCode,
 } from "./errors.js";
 export { newId } from "./ids.js";
+export { unwrapResult, BINDING_BASE_URL, type SpoolBinding, type BindingResult } from "./binding.js";
+export {
+  queueBinding, runQueueConsumer, QUEUE_CONSUMER_DEFAULTS, type CfQueue, type CfMessage, type CfMessageBatch, type QueueContentType,
+  type QueueConsumerHandler, type QueueConsumerOptions, type QueueConsumer, type MessageSendRequest, type QueueSendOptions,
+  type QueueSendBatchOptions, type QueueRetryOptions,
+} from "./cf-queues.js";
 export type * from "./types.js";

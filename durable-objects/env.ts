@@ -10,6 +10,7 @@ import type { TopicPartition } from "./topic/object";
 import type { Catalog } from "./catalog/catalog";
 import type { MqttConnection } from "./mqtt/connection";
 import type { MqttSession } from "./mqtt/session";
+import type { TopicRelay } from "./topic/relay/relay";
 import type { LocationHint } from "../protocol/location-hints";
 
 export { LOCATION_HINTS, type LocationHint } from "../protocol/location-hints";
@@ -22,6 +23,15 @@ export interface Env {
   MQTT_CONNECTIONS: DurableObjectNamespace<MqttConnection>;
   /** One object per MQTT client id: the persistent session between connections. */
   MQTT_SESSIONS: DurableObjectNamespace<MqttSession>;
+  /**
+   * Relays: objects holding live subscribers of a topic partition, per region and shard
+   * (topic/relay/). Optional: without the binding every subscriber is served directly.
+   */
+  TOPIC_RELAYS?: DurableObjectNamespace<TopicRelay>;
+  /** Who serves live subscribers: "auto" (default), "always" (relays) or "never" (the partition). */
+  SPOOL_LIVE_RELAYS?: string;
+  /** Under "auto", subscribers a partition serves itself before relays take the rest (topic/relay/placement.ts). */
+  SPOOL_LIVE_DIRECT_MAX?: string;
   /** Admin credential; without it every /v1 route answers 503 NOT_CONFIGURED. */
   SPOOL_ADMIN_KEY?: string;
   /** HMAC secret that signs capability tokens. */

@@ -25,9 +25,12 @@ import { stream } from "./routes/stream";
 import { STREAM_REQUEST_HEADERS, STREAM_RESPONSE_HEADERS } from "./stream/headers";
 import { exceptStreams } from "./stream/path";
 import { VERSION } from "./version";
+import { testControl } from "./test-control";
 
 const app = new OpenAPIHono<AppEnv>();
 
+// The test kit's clock control (spool/testing); exists only with a binding a deployment cannot have.
+app.use("*", testControl);
 // Handlers only ever see GET for a HEAD (the body is dropped on the way out). Durable
 // Streams (/v1/stream/, routes/stream.ts) tell HEAD from GET, take any content type and
 // authenticate themselves (?token= on reads, anonymous capabilities): the JSON routes'
@@ -91,6 +94,8 @@ app.onError((err, c) => {
 export default app;
 export { QueueObject } from "../durable-objects/queue/object";
 export { TopicPartition } from "../durable-objects/topic/object";
+export { TopicRelay } from "../durable-objects/topic/relay/relay";
 export { Catalog } from "../durable-objects/catalog/catalog";
 export { MqttConnection } from "../durable-objects/mqtt/connection";
 export { MqttSession } from "../durable-objects/mqtt/session";
+export { SpoolEntrypoint } from "./entrypoint";

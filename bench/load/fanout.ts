@@ -1,6 +1,6 @@
 /**
- * Load generator: WebSocket fan-out. Opens N subscribers on one topic partition (Spool) or
- * on the bare baseline object, then one publisher publishes one message per request with a
+ * Load generator: WebSocket fan-out. Opens N subscribers on one topic partition (Spool), on
+ * the bare baseline object, or on a partyserver room (the peer), then one publisher publishes one message per request with a
  * small window of messages in flight: the next publish starts when the previous message
  * reached every tracked subscriber, so the server runs flat out without unbounded buffering.
  * Counts every frame on every socket (deliveries/s) and times publish -> receive on up to
@@ -12,17 +12,20 @@ import type { GeneratorArgs } from "./protocol.ts";
 import { closeSubscribers, confirmProgress, openSubscribers, wsUrl, type Subscriber } from "./sockets.ts";
 import { percentile } from "../stats.ts";
 
+/** Spool's partition, the bare object sending the same frames, the partyserver room. */
+export type FanoutSide = "spool" | "baseline" | "peer";
+
 interface Args extends GeneratorArgs {
   subscribers: number;
   topic: string;
   baseline: string;
-  order: ("spool" | "baseline")[];
+  order: FanoutSide[];
   /** Messages published but not yet seen by every tracked subscriber. */
   window: number;
 }
 
 export interface FanoutPhaseResult {
-  phase: "spool" | "baseline";
+  phase: FanoutSide;
   subscribers: number;
   seconds: number;
   published: number;
@@ -37,7 +40,7 @@ export interface FanoutPhaseResult {
 const args = generatorArgs<Args>();
 const MESSAGE_TIMEOUT_MS = 5_000;
 
-async function phase(kind: "spool" | "baseline"): Promise<FanoutPhaseResult> {
+async function phase(kind: FanoutSide): Promise<FanoutPhaseResult> {
   const auth = { authorization: `Bearer ${args.adminKey}` };
   let subscribePath: string;
   let publishPath: string;
@@ -45,9 +48,12 @@ async function phase(kind: "spool" | "baseline"): Promise<FanoutPhaseResult> {
     await must(args, "PUT", `/v1/topics/${args.topic}`, { partitions: 1 });
     subscribePath = `/v1/topics/${args.topic}/subscribe?partition=0&from=latest`;
     publishPath = `/v1/topics/${args.topic}/messages`;
-  } else {
+  } else if (kind === "baseline") {
     subscribePath = `/bench/${args.baseline}/subscribe`;
     publishPath = `/bench/${args.baseline}/publish`;
+  } else {
+    subscribePath = `/parties/party/${args.baseline}`;
+    publishPath = subscribePath;
   }
 
   const n = args.subscribers;
@@ -74,12 +80,13 @@ async function phase(kind: "spool" | "baseline"): Promise<FanoutPhaseResult> {
   };
 
   const subs = await openSubscribers(wsUrl(args.url, subscribePath), auth, n, onFrame);
-  // Both sides get the same acks (the bare object ignores them), so client work is equal.
+  // Every side gets the same acks (the bare object and the room ignore them), so client work is equal.
   const stopConfirming = confirmProgress(subs);
-  if (kind === "baseline") {
+  if (kind !== "spool") {
     // Every upgrade has reached the object once it counts them all.
+    const socketsPath = kind === "baseline" ? `/bench/${args.baseline}/sockets` : publishPath;
     for (let i = 0; i < 100; i++) {
-      const r = await call<{ sockets: number }>(args, "GET", `/bench/${args.baseline}/sockets`);
+      const r = await call<{ sockets: number }>(args, "GET", socketsPath);
       if (r.body.sockets >= n) break;
       await sleep(50);
     }

@@ -1,6 +1,7 @@
 /** The results as a Markdown page: one table of Spool vs baseline, the reference figures, notes. */
 import type { BenchResults } from "../main.ts";
 import type { RowSummary } from "../summary.ts";
+import { costSection } from "./cost.ts";
 import { latency, num, pct, times } from "./format.ts";
 
 function ratioCell(row: RowSummary): string {
@@ -43,6 +44,7 @@ function table(rows: RowSummary[]): string[] {
 
 export function markdownReport(results: BenchResults): string {
   const m = results.machine;
+  const timed = results.rows.filter((r) => r.kind !== "cost");
   const lines = [
     `# Spool bench — ${results.date.slice(0, 10)}`,
     "",
@@ -53,8 +55,8 @@ export function markdownReport(results: BenchResults): string {
       `Code: ${results.source.commit}${results.source.workingTree ? " (working tree)" : ""}${results.source.patches.length ? ` + ${results.source.patches.join(", ")}` : ""}. ` +
       `Load average (1 min) before ${results.load.before[0]}, after ${results.load.after[0]}, highest seen ${results.load.max1m}.`,
     "",
-    ...table(results.rows),
-    "",
+    ...(timed.length > 0 ? [...table(timed), ""] : []),
+    ...costSection(results.rows),
   ];
   const withNotes = results.rows.filter((r) => r.notes.length > 0 || r.errors > 0);
   for (const r of withNotes) {

@@ -48,10 +48,11 @@ function section(title: string, rows: RowSummary[], y0: number, scaleMax: number
 }
 
 export function svgChart(results: BenchResults): string {
-  const withRatio = results.rows.filter((r) => r.baselineFigure !== null);
+  const timed = results.rows.filter((r) => r.kind !== "cost");
+  const withRatio = timed.filter((r) => r.baselineFigure !== null);
   const higher = withRatio.filter((r) => r.better === "higher");
   const lower = withRatio.filter((r) => r.better === "lower");
-  const absolute = results.rows.filter((r) => r.baselineFigure === null);
+  const absolute = timed.filter((r) => r.baselineFigure === null);
   const parts: string[] = [];
   let y = 40;
   if (higher.length > 0) {
@@ -80,7 +81,7 @@ export function svgChart(results: BenchResults): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="12" y="24" font-size="16" font-weight="bold">Spool bench vs same-run baselines</text>`,
+    `<text x="12" y="24" font-size="16" font-weight="bold">Spool bench vs same-run baselines and a peer (partyserver)</text>`,
     ...parts,
     "</svg>",
     "",

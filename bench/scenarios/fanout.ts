@@ -1,10 +1,11 @@
 /**
  * WebSocket scenarios: fan-out from one publisher to 1, 100 and 1,000 subscribers of one
- * partition against a bare object sending the same frames to as many sockets, and the
- * server's memory with 1,000 idle subscribers.
+ * partition against a bare object sending the same frames to as many sockets and against
+ * a partyserver room (the peer: what Workers developers use for realtime rooms), all three
+ * in one generator run; and the server's memory with 1,000 idle subscribers.
  */
 import { runGenerator } from "../generator.ts";
-import type { FanoutPhaseResult } from "../load/fanout.ts";
+import type { FanoutPhaseResult, FanoutSide } from "../load/fanout.ts";
 import type { Figure, Group, Row, RunOutcome } from "./types.ts";
 
 /**
@@ -21,22 +22,45 @@ const fanoutRow = (n: number): Row => ({
   unit: "deliveries/s",
   better: "higher",
   baseline: "bare object sending the same frames",
-  target: n === 1000 ? { ratio: 0.7, text: ">= 70% of baseline" } : undefined,
+  target: n === 1 || n === 1000 ? { ratio: 0.7, text: ">= 70% of baseline" } : undefined,
 });
+
+/** The same run's Spool figure against the partyserver room (the peer). */
+const peerRow = (n: number): Row => ({
+  id: `fanout-${n}-peer`,
+  title: `Fan-out 1 -> ${n.toLocaleString("en-US")} vs partyserver`,
+  unit: "deliveries/s",
+  better: "higher",
+  baseline: "partyserver room broadcasting the same frames",
+  target: n >= 100 ? { ratio: 0.9, text: ">= 90% of partyserver" } : undefined,
+});
+
+const SIZES = [1, 100, 1000];
 
 function figureOf(r: FanoutPhaseResult | undefined): Figure {
   if (!r || r.seconds === 0) return { value: null };
   return { value: r.deliveriesPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, extra: { publishedPerSec: r.published / r.seconds, missingFrames: r.missingFrames } };
 }
 
+/** Each side first in turn across runs, so drift on a shared machine favours none. */
+function orderOf(run: number): FanoutSide[] {
+  const sides: FanoutSide[] = ["spool", "peer", "baseline"];
+  const k = run % sides.length;
+  return [...sides.slice(k), ...sides.slice(0, k)];
+}
+
+let runs = 0;
+
 export const fanout: Group = {
   id: "fanout",
   quick: true,
-  rows: [fanoutRow(1), fanoutRow(100), fanoutRow(1000)],
+  rows: SIZES.flatMap((n) => [fanoutRow(n), peerRow(n)]),
   async run(ctx, rows) {
     const out: Record<string, RunOutcome> = {};
-    for (const row of rows) {
-      const n = Number(row.id.split("-")[1]);
+    const order = orderOf(runs++);
+    for (const n of SIZES) {
+      const wanted = rows.filter((r) => r.id === `fanout-${n}` || r.id === `fanout-${n}-peer`);
+      if (wanted.length === 0) continue;
       const subscribers = ctx.quick ? Math.min(n, 100) : n;
       const name = ctx.name(`fan${n}`);
       const { result, windows } = await runGenerator<FanoutPhaseResult[]>("fanout", ctx.server, {
@@ -45,19 +69,25 @@ export const fanout: Group = {
         subscribers,
         topic: name,
         baseline: name,
-        order: ctx.baselineFirst ? ["baseline", "spool"] : ["spool", "baseline"],
+        order,
         window: PUBLISH_WINDOW,
-      }, 2 * (ctx.seconds + ctx.warmupSeconds + 90) * 1000, ctx.log);
+      }, 3 * (ctx.seconds + ctx.warmupSeconds + 90) * 1000, ctx.log);
       const s = result.find((r) => r.phase === "spool");
       const b = result.find((r) => r.phase === "baseline");
-      out[row.id] = {
-        figure: figureOf(s),
-        baseline: figureOf(b),
-        cpu: windows.spool ?? null,
-        baselineCpu: windows.baseline ?? null,
-        errors: (s?.errors ?? 1) + (b?.errors ?? 1),
-        notes: subscribers !== n ? [`quick mode: ${subscribers} subscribers`] : undefined,
-      };
+      const p = result.find((r) => r.phase === "peer");
+      const notes = subscribers !== n ? [`quick mode: ${subscribers} subscribers`] : undefined;
+      for (const row of wanted) {
+        const other = row.id.endsWith("-peer") ? p : b;
+        const otherCpu = row.id.endsWith("-peer") ? windows.peer : windows.baseline;
+        out[row.id] = {
+          figure: figureOf(s),
+          baseline: figureOf(other),
+          cpu: windows.spool ?? null,
+          baselineCpu: otherCpu ?? null,
+          errors: (s?.errors ?? 1) + (other?.errors ?? 1),
+          notes,
+        };
+      }
     }
     return out;
   },

@@ -1,4 +1,5 @@
 /** Every scenario group, in the order they run. */
+import { cost } from "./cost.ts";
 import { fanout, memory } from "./fanout.ts";
 import { httpCeiling, publish } from "./publish.ts";
 import { depth, queueCycle } from "./queues.ts";
@@ -6,4 +7,4 @@ import { sqsCycle } from "./sqs.ts";
 import { streams } from "./streams.ts";
 import type { Group } from "./types.ts";
 
-export const GROUPS: Group[] = [httpCeiling, publish, queueCycle, sqsCycle, streams, fanout, depth, memory];
+export const GROUPS: Group[] = [httpCeiling, publish, queueCycle, sqsCycle, streams, fanout, depth, memory, cost];

@@ -1,48 +1,59 @@
 /**
- * Queue scenarios: the full send / receive / ack cycle with 4 consumers (absolute, and per
- * core the server used), and receive latency as the queue's depth grows, each depth
- * against the value at 1k measured in the same run.
+ * Queue scenarios: the full send / receive / ack cycle with 4 consumers against a bare
+ * object doing the same inserts, selects and deletes (and per core the server used), and
+ * receive latency as the queue's depth grows, each depth against the value at 1k measured
+ * in the same run.
  */
 import { cpus } from "node:os";
 import { runGenerator } from "../generator.ts";
 import type { DepthResult } from "../load/depth.ts";
 import type { QueueCycleResult } from "../load/queue-cycle.ts";
-import type { Group, Row, RunOutcome } from "./types.ts";
+import type { CpuWindow } from "../generator.ts";
+import type { Figure, Group, Row, RunOutcome } from "./types.ts";
+
+/** One side's figure: acks per second, receive latency, and what each operation took. */
+function cycleFigure(r: QueueCycleResult | undefined, cpu: CpuWindow | undefined): Figure {
+  if (!r) return { value: null };
+  const ok = r.ackedPerSec > 0;
+  return {
+    value: ok ? r.ackedPerSec : null,
+    p50Ms: r.latencyMs.receive.p50,
+    p99Ms: r.latencyMs.receive.p99,
+    extra: {
+      perServerCore: ok && cpu && cpu.serverCores > 0 ? r.ackedPerSec / cpu.serverCores : null,
+      perMachineCore: ok ? r.ackedPerSec / cpus().length : null,
+      sentPerSec: r.sentPerSec,
+      sendP50Ms: r.latencyMs.send.p50,
+      sendP99Ms: r.latencyMs.send.p99,
+      ackP50Ms: r.latencyMs.ack.p50,
+      ackP99Ms: r.latencyMs.ack.p99,
+    },
+  };
+}
 
 export const queueCycle: Group = {
   id: "queue-cycle",
   quick: true,
   rows: [{
     id: "queue-cycle", title: "Queue cycle: send / receive / ack by 100, 4 consumers", unit: "msgs/s", better: "higher",
-    baseline: null,
+    baseline: "bare object: the same INSERTs, SELECT + lease UPDATEs and DELETEs",
+    target: { ratio: 0.5, text: ">= 50% of baseline" },
   }],
   async run(ctx) {
-    const { result: r, windows } = await runGenerator<QueueCycleResult>("queue-cycle", ctx.server, {
+    const { result, windows } = await runGenerator<QueueCycleResult[]>("queue-cycle", ctx.server, {
       seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
-      queue: ctx.name("cycle"), producers: 2, consumers: 4, batch: 100, backlogCap: 5000,
-    }, (ctx.seconds + ctx.warmupSeconds + 60) * 1000, ctx.log);
-    const cpu = windows.spool ?? null;
-    const ok = r.ackedPerSec > 0;
+      queue: ctx.name("cycle"), baseline: ctx.name("cycle-bare"), order: ctx.baselineFirst ? ["baseline", "spool"] : ["spool", "baseline"],
+      producers: 2, consumers: 4, batch: 100, backlogCap: 5000,
+    }, 2 * (ctx.seconds + ctx.warmupSeconds + 60) * 1000, ctx.log);
+    const s = result.find((r) => r.phase === "spool");
+    const b = result.find((r) => r.phase === "baseline");
     return {
       "queue-cycle": {
-        figure: {
-          value: ok ? r.ackedPerSec : null,
-          p50Ms: r.latencyMs.receive.p50,
-          p99Ms: r.latencyMs.receive.p99,
-          extra: {
-            perServerCore: ok && cpu && cpu.serverCores > 0 ? r.ackedPerSec / cpu.serverCores : null,
-            perMachineCore: ok ? r.ackedPerSec / cpus().length : null,
-            sentPerSec: r.sentPerSec,
-            sendP50Ms: r.latencyMs.send.p50,
-            sendP99Ms: r.latencyMs.send.p99,
-            ackP50Ms: r.latencyMs.ack.p50,
-            ackP99Ms: r.latencyMs.ack.p99,
-          },
-        },
-        baseline: null,
-        cpu,
-        baselineCpu: null,
-        errors: r.errors,
+        figure: cycleFigure(s, windows.spool),
+        baseline: cycleFigure(b, windows.baseline),
+        cpu: windows.spool ?? null,
+        baselineCpu: windows.baseline ?? null,
+        errors: (s?.errors ?? 1) + (b?.errors ?? 1),
         notes: ["p50 / p99 are of one receive call (up to 100 messages)"],
       },
     };

@@ -41,6 +41,8 @@ export interface Row {
   /** What the baseline is, or null when the row has none. */
   baseline: string | null;
   target?: Target;
+  /** "cost": a cost-per-message row (counted, not timed), reported in its own table. */
+  kind?: "cost";
 }
 
 export interface RunContext {

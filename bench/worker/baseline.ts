@@ -1,7 +1,8 @@
 /**
  * BenchBaseline: the bench's yardstick object. It does the bare work Spool's objects do —
  * one INSERT per RPC, N rows in one transaction, one `send` of the same frame to every
- * socket — with no API around it (no validation, ids, dedup or response shaping), so each
+ * socket, a queue's send / receive / ack as bare INSERTs, SELECT + UPDATEs and DELETEs —
+ * with no API around it (no validation, ids, dedup, counters or response shaping), so each
  * scenario reports Spool as a ratio to it, measured in the same run on the same server.
  * Ships only in the bench Worker (bench/wrangler.bench.toml), never in production.
  */
@@ -11,7 +12,13 @@ import type { BenchEnv } from "./env";
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE rows (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL)`,
+  // The queue-cycle baseline: a message is visible while leased_until is 0.
+  `CREATE TABLE q (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, leased_until INTEGER NOT NULL DEFAULT 0)`,
+  `CREATE INDEX q_ready ON q (leased_until, seq)`,
 ];
+
+/** How long the bare queue leases a message (it never expires leases: the bench acks them all). */
+const BARE_LEASE_MS = 60_000;
 
 /** A message as the bench sends it to both Spool and the baseline. */
 export interface BenchMessage {
@@ -54,6 +61,42 @@ export class BenchBaseline extends DurableObject<BenchEnv> {
       }
     });
     return { rows: messages.length, sqlMs: performance.now() - started };
+  }
+
+  /** Queue-cycle baseline, send: one INSERT per message, in one transaction. */
+  queueSend(bodies: string[]): number {
+    this.ctx.storage.transactionSync(() => {
+      for (const body of bodies) this.ctx.storage.sql.exec("INSERT INTO q (body) VALUES (?)", body);
+    });
+    return bodies.length;
+  }
+
+  /**
+   * Queue-cycle baseline, receive: one SELECT of up to `max` visible rows and one UPDATE per
+   * row taking its lease; the answer is built from the stored JSON (receipt = seq).
+   */
+  queueReceive(max: number): string {
+    const parts: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      const rows = this.ctx.storage.sql.exec<{ seq: number; body: string }>(
+        "SELECT seq, body FROM q WHERE leased_until = 0 ORDER BY seq LIMIT ?", max,
+      ).toArray();
+      const until = Date.now() + BARE_LEASE_MS;
+      for (const r of rows) {
+        this.ctx.storage.sql.exec("UPDATE q SET leased_until = ? WHERE seq = ?", until, r.seq);
+        parts.push(`{"seq":${r.seq},"receipt":"${r.seq}","body":${r.body}}`);
+      }
+    });
+    return `{"messages":[${parts.join(",")}]}`;
+  }
+
+  /** Queue-cycle baseline, ack: one DELETE per receipt, in one transaction. */
+  queueAck(receipts: string[]): { acked: number; failed: string[] } {
+    let acked = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const r of receipts) acked += this.ctx.storage.sql.exec("DELETE FROM q WHERE seq = ?", Number(r)).rowsWritten > 0 ? 1 : 0;
+    });
+    return { acked, failed: [] };
   }
 
   /** WebSocket upgrade for the fan-out baseline (hibernation API, like Spool's subscribers). */

@@ -1,27 +1,19 @@
 /**
  * What a Durable Object is billed for, counted: requests (RPC calls, fetches, alarms),
  * incoming WebSocket messages, and SQLite rows read and written (from every SQL cursor's
- * `rowsRead` / `rowsWritten`, the figures Cloudflare bills). Used by the bench's cost
+ * `rowsRead` / `rowsWritten`, the figures Cloudflare bills, plus one row written per
+ * `setAlarm` / `deleteAlarm`, which Cloudflare bills as a row write). Used by the bench's cost
  * scenario (bench/worker/index.ts, /bench/meter/...) and by test/workers/cost.test.ts.
  *
  * `install` wraps the methods of each class's prototype in place (every instance, present
  * and future, goes through them); a wrapped call hooks its object's `sql.exec` on first
- * use. Counting happens only between `start` and `stop`; `uninstall` restores everything,
+ * use (and its `setAlarm` / `deleteAlarm`). Counting happens only between `start` and `stop`; `uninstall` restores everything,
  * so a run that measures cost leaves the classes as it found them.
  */
 
-/** What the meter counted between `start` and `stop`. */
-export interface CostCounts {
-  /** Billed requests: RPC method calls, `fetch` (HTTP and WebSocket upgrades) and alarms. */
-  requests: number;
-  /** Incoming WebSocket messages (billed as requests at 20:1). */
-  wsMessages: number;
-  rowsRead: number;
-  rowsWritten: number;
-  statements: number;
-  /** Requests by `Class.method`, to see where they come from. */
-  calls: Record<string, number>;
-}
+import type { CostCounts } from "./cost-counts";
+
+export type { CostCounts };
 
 /** Handlers that are not billed as requests (a close is not a message). */
 const NOT_BILLED = new Set(["webSocketClose", "webSocketError"]);
@@ -36,6 +28,7 @@ export class CostMeter {
   #cursors: Cursor[] = [];
   #requests = 0;
   #wsMessages = 0;
+  #alarmWrites = 0;
   #calls: Record<string, number> = {};
   readonly #restores: Array<() => void> = [];
   readonly #hooked = new WeakSet<object>();
@@ -68,6 +61,27 @@ export class CostMeter {
     for (const restore of this.#restores.splice(0).reverse()) restore();
   }
 
+  /** Counts an object's alarm writes (its storage's `setAlarm` and `deleteAlarm`). */
+  hookAlarms(storage: DurableObjectStorage): void {
+    if (this.#hooked.has(storage)) return;
+    this.#hooked.add(storage);
+    const meter = this;
+    for (const name of ["setAlarm", "deleteAlarm"] as const) {
+      const own = Object.getOwnPropertyDescriptor(storage, name);
+      const original = storage[name] as (...args: unknown[]) => Promise<void>;
+      const wrapped = function (...args: unknown[]): Promise<void> {
+        if (meter.#counting) meter.#alarmWrites++;
+        return original.apply(storage, args);
+      };
+      Object.defineProperty(storage, name, { value: wrapped, configurable: true, writable: true });
+      this.#restores.push(() => {
+        if (own) Object.defineProperty(storage, name, own);
+        else delete (storage as unknown as Record<string, unknown>)[name];
+      });
+    }
+    this.#restores.push(() => this.#hooked.delete(storage));
+  }
+
   /** Hooks one SqlStorage directly (an object reached without a method call first). */
   hookSql(sql: SqlStorage): void {
     if (this.#hooked.has(sql)) return;
@@ -95,6 +109,7 @@ export class CostMeter {
     this.#cursors = [];
     this.#requests = 0;
     this.#wsMessages = 0;
+    this.#alarmWrites = 0;
     this.#calls = {};
     this.#counting = true;
   }
@@ -109,16 +124,17 @@ export class CostMeter {
       rowsWritten += c.rowsWritten;
     }
     const out = {
-      requests: this.#requests, wsMessages: this.#wsMessages, rowsRead, rowsWritten,
-      statements: this.#cursors.length, calls: { ...this.#calls },
+      requests: this.#requests, wsMessages: this.#wsMessages, rowsRead, rowsWritten: rowsWritten + this.#alarmWrites,
+      alarmWrites: this.#alarmWrites, statements: this.#cursors.length, calls: { ...this.#calls },
     };
     this.#cursors = [];
     return out;
   }
 
   #called(self: unknown, className: string, method: string): void {
-    const sql = (self as { ctx?: { storage?: { sql?: SqlStorage } } }).ctx?.storage?.sql;
-    if (sql) this.hookSql(sql);
+    const storage = (self as { ctx?: { storage?: DurableObjectStorage } }).ctx?.storage;
+    if (storage?.sql) this.hookSql(storage.sql);
+    if (storage) this.hookAlarms(storage);
     if (!this.#counting || NOT_BILLED.has(method)) return;
     if (method === "webSocketMessage") {
       this.#wsMessages++;
@@ -128,13 +144,4 @@ export class CostMeter {
     const key = `${className}.${method}`;
     this.#calls[key] = (this.#calls[key] ?? 0) + 1;
   }
-}
-
-/** Cost per message of `counts` for `messages` messages (requests billed with WebSocket messages at 20:1). */
-export function perMessage(counts: CostCounts, messages: number): { requests: number; rowsRead: number; rowsWritten: number } {
-  return {
-    requests: (counts.requests + counts.wsMessages / 20) / messages,
-    rowsRead: counts.rowsRead / messages,
-    rowsWritten: counts.rowsWritten / messages,
-  };
 }

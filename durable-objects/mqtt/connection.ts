@@ -18,7 +18,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { mqttSessionStub, type Env } from "../env";
 import { AlarmScheduler, earliestOf } from "../shared/alarm";
-import { now } from "../shared/clock";
+import { now, type DueReport, type RunDueOptions } from "../shared/clock";
 import { publishToTopic } from "../topic/router/publish";
 import { credentialExpiry, credentialOfUpgrade, SUBPROTOCOL_HEADER, type MqttCredential } from "./auth";
 import { decodePacket, encodeDisconnect, encodePingresp, splitPackets, type ClientPacket } from "./codec";
@@ -161,6 +161,25 @@ export class MqttConnection extends DurableObject<Env> {
     if (expiresAt !== null && at >= expiresAt) return this.#end({ will: true, reason: ReasonCodes.NOT_AUTHORIZED, message: "token expired" });
     this.#retryAt = this.#delivery.onAlarm(at);
     await this.#scheduler.arm(earliestOf(keepaliveAt ?? at + LIVENESS_MS, expiresAt, this.#retryAt));
+  }
+
+  /**
+   * The test kit's `advanceTime` (worker/test-control.ts; harmless anywhere, it does what the
+   * alarm would): the alarm checks every deadline of the connection itself (CONNECT
+   * timeout, keepalive, token expiry, feed retries), so it runs when its deadline has come
+   * on the objects' clock, which a test moved, or is not known (an evicted object); else
+   * the alarm is re-armed for the moved clock.
+   */
+  async runDue(options: RunDueOptions = {}): Promise<DueReport> {
+    const known = this.#scheduler.deadline;
+    if (known === null || (known === undefined && (await this.ctx.storage.getAlarm()) === null)) return { ran: false, next: null };
+    if (known !== undefined && known > now()) {
+      if (options.rearm !== false) await this.#scheduler.rearm(known);
+      return { ran: false, next: known };
+    }
+    await this.#scheduler.takeOver();
+    await this.alarm();
+    return { ran: known !== undefined, next: this.#scheduler.deadline ?? null };
   }
 
   // ---- packets ----

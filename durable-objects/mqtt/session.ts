@@ -13,7 +13,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { mqttConnectionStub, type Env } from "../env";
 import { AlarmScheduler, earliestOf } from "../shared/alarm";
-import { now } from "../shared/clock";
+import { now, type DueReport, type RunDueOptions } from "../shared/clock";
 import { migrate } from "../shared/sql";
 import { publishToTopic, type PublishMessage } from "../topic/router/publish";
 import { emptySession, type SessionState } from "./store";
@@ -143,6 +143,24 @@ export class MqttSession extends DurableObject<Env> {
     await this.#arm();
   }
 
+  /**
+   * The test kit's `advanceTime` (worker/test-control.ts; harmless anywhere, it does what the
+   * alarm would): publishes a delayed will or ends an expired session now if its time has
+   * come on the objects' clock, which a test moved; else re-arms the alarm for it.
+   */
+  async runDue(options: RunDueOptions = {}): Promise<DueReport> {
+    return this.#serial(async () => {
+      const next = this.#deadline();
+      if (next === null || next > now()) {
+        if (options.rearm !== false) await this.#scheduler.rearm(next);
+        return { ran: false, next };
+      }
+      await this.#scheduler.takeOver();
+      await this.alarm();
+      return { ran: true, next: this.#deadline() };
+    });
+  }
+
   async #release(holder: string): Promise<Released | null> {
     try {
       return await mqttConnectionStub(this.env, holder).release();
@@ -157,9 +175,14 @@ export class MqttSession extends DurableObject<Env> {
   }
 
   async #arm(): Promise<void> {
+    await this.#scheduler.arm(this.#deadline());
+  }
+
+  /** When the alarm is needed: the session's expiry while no connection holds it, or a delayed will. */
+  #deadline(): number | null {
     const row = this.#row();
     const expiry = row && row.holder === null ? row.expires_at : null;
-    await this.#scheduler.arm(earliestOf(expiry, row?.will_at ?? null));
+    return earliestOf(expiry, row?.will_at ?? null);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

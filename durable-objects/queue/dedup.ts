@@ -23,6 +23,16 @@ export function rememberAccepted(q: QueueContext, id: string, seq: number): void
   if (q.config.deduplicationWindow > 0) q.store.dedup.remember(id, seq, q.now + q.config.deduplicationWindow * 1000);
 }
 
+/** `acceptedWithinWindow` for a whole batch, in one lookup: the ids accepted within the window, with their seq. */
+export function acceptedWithinWindowMany(q: QueueContext, ids: readonly string[]): Map<string, number> {
+  return q.config.deduplicationWindow > 0 ? q.store.dedup.findMany(ids, q.now) : new Map();
+}
+
+/** `rememberAccepted` for a whole batch of distinct ids just accepted (`[id, seq]`). */
+export function rememberAcceptedMany(q: QueueContext, accepted: ReadonlyArray<readonly [string, number]>): void {
+  if (q.config.deduplicationWindow > 0) q.store.dedup.rememberMany(accepted, q.now + q.config.deduplicationWindow * 1000);
+}
+
 /** Deletes records whose window has ended (by alarm). */
 export function expireDedupRecords(q: QueueContext): void {
   q.store.dedup.expire(q.now, EXPIRE_BATCH);

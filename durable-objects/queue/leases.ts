@@ -12,15 +12,22 @@
  */
 import type { QueueContext } from "./context";
 import { moveToDeadLetters } from "./dead-letters";
-import type { MessageRow } from "./store/queue-store";
+import type { LeaseRef, MessageRow } from "./store/queue-store";
 import type { AckResult, ExtendResult, NackResult, ReceiptFailure, ReceivedMessage } from "../../protocol/queues";
 
 /** At most this many due rows are handled per call, so no transaction grows without bound. */
 export const DUE_BATCH = 500;
 
-function newReceipt(seq: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return `${seq}.${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** A new receipt for each seq: `<seq>.<16 random hex digits>`, from one draw of random bytes for the batch. */
+function newReceipts(seqs: readonly number[]): string[] {
+  const bytes = crypto.getRandomValues(new Uint8Array(8 * seqs.length));
+  return seqs.map((seq, i) => {
+    let hex = "";
+    for (let k = 8 * i; k < 8 * i + 8; k++) hex += HEX[bytes[k]!];
+    return `${seq}.${hex}`;
+  });
 }
 
 const RECEIPT = /^(\d{1,15})\.[0-9a-f]{16}$/;
@@ -74,13 +81,13 @@ export function takeMessages(q: QueueContext, max: number, visibilitySeconds: nu
   while (out.length < max) {
     const rows = q.store.deliverable(max - out.length);
     if (rows.length === 0) break;
-    for (const row of rows) {
-      if (atMostOnce) {
-        out.push(toReceived(q.store.deliverOnce(row, q.now), null, detail));
-      } else {
-        const receipt = newReceipt(row.seq);
-        out.push(toReceived(q.store.lease(row, q.now + visibilitySeconds * 1000, receipt, consumer, q.now), receipt, detail));
-      }
+    if (atMostOnce) {
+      for (const row of rows) out.push(toReceived(q.store.deliverOnce(row, q.now), null, detail));
+    } else {
+      // One UPDATE for the batch, each message under its own new receipt.
+      const receipts = newReceipts(rows.map((row) => row.seq));
+      const leased = q.store.leaseMany(rows, receipts, q.now + visibilitySeconds * 1000, consumer, q.now);
+      leased.forEach((row, i) => out.push(toReceived(row, receipts[i]!, detail)));
     }
     if (!atMostOnce || !q.store.fifo) break;
   }
@@ -109,9 +116,28 @@ function eachLease(q: QueueContext, receipts: readonly string[], fn: (row: Messa
   return { done, failed };
 }
 
+/**
+ * Acks with one lookup and one delete for the whole batch (every consumer's hot path), by
+ * the rules of `eachLease` and in its order: a receipt named twice is acked once, and the
+ * second fails as it would after the first deleted the row.
+ */
 export function ack(q: QueueContext, receipts: readonly string[]): AckResult {
-  const { done, failed } = eachLease(q, receipts, (row) => q.store.ack(row));
-  return { acked: done, failed };
+  const seqs = receipts.map((r) => (typeof r === "string" ? RECEIPT.exec(r) : null)).map((m) => (m ? Number(m[1]) : null));
+  const rows = q.store.leasedMany(seqs.filter((s): s is number => s !== null), q.now);
+  const failed: ReceiptFailure[] = [];
+  const acked: LeaseRef[] = [];
+  receipts.forEach((receipt, i) => {
+    const seq = seqs[i];
+    const row = seq === null || seq === undefined ? undefined : rows.get(seq);
+    if (!row || row.receipt !== receipt) {
+      failed.push({ receipt: typeof receipt === "string" ? receipt : String(receipt), code: "RECEIPT_INVALID" });
+      return;
+    }
+    rows.delete(row.seq);
+    acked.push(row);
+  });
+  q.store.ackMany(acked);
+  return { acked: acked.length, failed };
 }
 
 export function nack(q: QueueContext, receipts: readonly string[], delaySeconds: number): NackResult {

@@ -20,7 +20,7 @@ import type { Env } from "../env";
 import type { Result } from "../../protocol/errors";
 import { catalogStub } from "../env";
 import { AlarmScheduler, earliestOf } from "../shared/alarm";
-import { now } from "../shared/clock";
+import { now, type DueReport, type RunDueOptions } from "../shared/clock";
 import { admit, release, type CreateOptions } from "./admission";
 import { LIMITS, resolveConfig } from "./config";
 import { Consumers } from "./consumers";
@@ -237,17 +237,43 @@ export class QueueObject extends DurableObject<Env> {
       expireOld(q);
       return ok(null);
     });
-    await this.#settle();
+    await this.#settle(true);
+  }
+
+  /**
+   * The test kit's `advanceTime` (worker/test-control.ts; harmless anywhere, it does what the
+   * alarm would): runs the alarm's work now if its deadline has come on the objects' clock,
+   * which a test moved, else re-arms the alarm for the moved clock.
+   */
+  async runDue(options: RunDueOptions = {}): Promise<DueReport> {
+    const next = this.#nextDeadline();
+    if (next === null || next > now()) {
+      if (options.rearm !== false) await this.#alarm.rearm(next);
+      return { ran: false, next };
+    }
+    await this.#alarm.takeOver();
+    await this.alarm();
+    return { ran: true, next: this.#nextDeadline() };
   }
 
   // ---- internals ----
+
+  /** The earliest deadline of anything here (leases, delays, dedup, retention, outbox, sockets). */
+  #nextDeadline(): number | null {
+    const queue = this.#queue.current();
+    return earliestOf(this.#store.nextDeadline(queue ? queue.config.retention * 1000 : null), this.#consumers.nextDeadline());
+  }
 
   /**
    * After a state change: register in the Catalog if pending, move dead letters out, close
    * sockets whose credential expired (their messages become visible), wake long polls, push
    * to sockets, and set the alarm to the earliest deadline, sockets' expiries included.
+   * Only the alarm itself sets it exactly (`exact`); every other call only moves it earlier:
+   * an ack or a receive usually moves the earliest deadline later (the oldest lease or
+   * message went away), and following it would cost a storage write (billed as a row
+   * written) per call. An alarm that fires early finds nothing due and re-arms exactly.
    */
-  async #settle(): Promise<void> {
+  async #settle(exact = false): Promise<void> {
     await this.#registerInCatalog();
     if ((this.#store.outbox.nextDue() ?? Infinity) <= now()) {
       await flushOutbox(this.#store, this.env, (fn) => this.ctx.storage.transactionSync(fn));
@@ -255,8 +281,9 @@ export class QueueObject extends DurableObject<Env> {
     this.#consumers.closeExpired();
     this.#wake();
     this.#consumers.pump();
-    const queue = this.#queue.current();
-    await this.#alarm.arm(earliestOf(this.#store.nextDeadline(queue ? queue.config.retention * 1000 : null), this.#consumers.nextDeadline()));
+    const deadline = this.#nextDeadline();
+    if (exact) await this.#alarm.arm(deadline);
+    else if (deadline !== null) await this.#alarm.armBy(deadline);
   }
 
   /**

@@ -5,8 +5,9 @@
  */
 import { monotonicFactory } from "ulidx";
 import type { Result } from "../../protocol/errors";
+import { utf8Length } from "../../protocol/key-hash";
 import type { QueueContext } from "./context";
-import { acceptedWithinWindow, dedupRecordsFull, rememberAccepted } from "./dedup";
+import { acceptedWithinWindowMany, dedupRecordsFull, rememberAcceptedMany } from "./dedup";
 import type { QueueSendInput, QueueSendResult, QueueSentMessage } from "../../protocol/queues";
 
 /** Sortable, unique ids for messages sent without one (monotonic within this isolate). */
@@ -30,8 +31,8 @@ interface Prepared {
 
 /** Stored size of a message: its body and headers as JSON, in UTF-8 bytes. */
 export function messageBytes(body: string, headers: string | null): number {
-  const enc = new TextEncoder();
-  return enc.encode(body).byteLength + (headers ? enc.encode(headers).byteLength : 0);
+  // Counted, not encoded: a batch of 1,000 would otherwise allocate 1,000 buffers to measure.
+  return utf8Length(body) + (headers ? utf8Length(headers) : 0);
 }
 
 export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[]): Result<QueueSendResult> {
@@ -55,19 +56,22 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
       };
     }
     const attrTypes = m.attributeTypes && Object.keys(m.attributeTypes).length > 0 ? JSON.stringify(m.attributeTypes) : null;
-    const p: Prepared = { id: m.id ?? newMessageId(now), body, headers, attrTypes, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay };
+    prepared.push({ id: m.id ?? newMessageId(now), body, headers, attrTypes, grp: m.group ?? "", bytes, delay: m.delay ?? config.delay });
+  }
+  // One dedup lookup for the whole batch (empty when the window is 0).
+  const accepted = acceptedWithinWindowMany(q, prepared.map((p) => p.id));
+  for (const [index, p] of prepared.entries()) {
     if (config.deduplicationWindow > 0) {
       const earlier = firstIndex.get(p.id);
-      const seq = earlier === undefined ? acceptedWithinWindow(q, p.id) : null;
+      const seq = earlier === undefined ? (accepted.get(p.id) ?? null) : null;
       if (earlier !== undefined) p.duplicateOf = { index: earlier };
       else if (seq !== null) p.duplicateOf = { seq };
       else firstIndex.set(p.id, index);
     }
     if (!p.duplicateOf) {
       newCount++;
-      newBytes += bytes;
+      newBytes += p.bytes;
     }
-    prepared.push(p);
   }
 
   const { messages: count, bytes: size } = store.depth();
@@ -87,7 +91,14 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
   if (tooManyRecords) return { ok: false, error: tooManyRecords };
 
   const out: QueueSentMessage[] = [];
+  const remember: Array<[string, number]> = [];
   let duplicates = 0;
+  // The new messages go in with set-based inserts, in batch order (store.sendMany).
+  const seqs = store.sendMany(prepared.filter((p) => !p.duplicateOf).map((p) => ({
+    id: p.id, body: p.body, headers: p.headers, grp: p.grp, bytes: p.bytes,
+    sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : null, attempts: 0, origin: null, attrTypes: p.attrTypes,
+  })));
+  let next = 0;
   for (const p of prepared) {
     if (p.duplicateOf) {
       const seq = "seq" in p.duplicateOf ? p.duplicateOf.seq : out[p.duplicateOf.index]!.seq;
@@ -95,13 +106,11 @@ export function sendMessages(q: QueueContext, messages: readonly QueueSendInput[
       duplicates++;
       continue;
     }
-    const seq = store.send({
-      id: p.id, body: p.body, headers: p.headers, grp: p.grp, bytes: p.bytes,
-      sentAt: now, visibleAt: p.delay > 0 ? now + p.delay * 1000 : null, attempts: 0, origin: null, attrTypes: p.attrTypes,
-    });
-    rememberAccepted(q, p.id, seq);
+    const seq = seqs[next++]!;
+    remember.push([p.id, seq]);
     out.push({ id: p.id, seq, duplicate: false });
   }
+  rememberAcceptedMany(q, remember);
   store.countSent(out.length - duplicates, duplicates);
   return { ok: true, value: { messages: out } };
 }

@@ -21,12 +21,12 @@ export class AlarmScheduler {
   async arm(deadline: number | null): Promise<void> {
     if (this.#armed === undefined) {
       const stored = await this.storage.getAlarm();
-      this.#armed = stored === null ? null : stored;
-      // A stored alarm is in real time; compare on the same footing below.
-      if (this.#armed !== null && deadline !== null && toRealTime(deadline) === this.#armed) {
+      // A stored alarm is in real time; compare on the same footing.
+      if (stored !== null && deadline !== null && toRealTime(deadline) === stored) {
         this.#armed = deadline;
         return;
       }
+      this.#armed = stored === null ? null : stored + clockOffset();
     }
     if (deadline === this.#armed) return;
     if (deadline === null) await this.storage.deleteAlarm();
@@ -48,6 +48,34 @@ export class AlarmScheduler {
     if (this.#armed !== null && this.#armed <= deadline) return;
     await this.storage.setAlarm(toRealTime(deadline));
     this.#armed = deadline;
+  }
+
+  /** The deadline the alarm is set for (ms on the objects' clock), null for none, undefined before storage was read. */
+  get deadline(): number | null | undefined {
+    return this.#armed;
+  }
+
+  /**
+   * Sets the alarm for `deadline` whatever is remembered: after the objects' clock moved
+   * (the test kit's advanceTime) the real time stored for a deadline is no longer the right
+   * one. Writes only when storage holds another time.
+   */
+  async rearm(deadline: number | null): Promise<void> {
+    const stored = await this.storage.getAlarm();
+    const wanted = deadline === null ? null : toRealTime(deadline);
+    if (wanted === null && stored !== null) await this.storage.deleteAlarm();
+    else if (wanted !== null && wanted !== stored) await this.storage.setAlarm(wanted);
+    this.#armed = deadline;
+  }
+
+  /**
+   * Before running the alarm's work outside an alarm (the test kit's `runDue`): a stored
+   * alarm that is due in real time too would run the same work at once, so it is removed;
+   * a later one is left (the work re-arms the alarm anyway), saving a storage write.
+   */
+  async takeOver(): Promise<void> {
+    const stored = await this.storage.getAlarm();
+    if (stored !== null && stored <= Date.now()) await this.storage.deleteAlarm();
   }
 
   /** Forgets what storage holds: call when the alarm has just fired (storage cleared it). */

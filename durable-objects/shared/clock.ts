@@ -33,3 +33,18 @@ export function clockOffset(): number {
 export function toRealTime(deadline: number): number {
   return deadline - offsetMs;
 }
+
+/**
+ * What an object's `runDue()` answers (the test kit's `advanceTime`, worker/test-control.ts):
+ * whether its alarm work ran because its deadline had come on the moved clock, and its
+ * next deadline afterwards (ms on the objects' clock), null for none.
+ */
+export interface DueReport {
+  ran: boolean;
+  next: number | null;
+}
+
+export interface RunDueOptions {
+  /** Also set the alarm for the moved clock when nothing is due (default true; the last pass of an advance). */
+  rearm?: boolean;
+}

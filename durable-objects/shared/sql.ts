@@ -16,3 +16,33 @@ export function migrate(sql: SqlStorage, migrations: readonly string[], module =
     );
   }
 }
+
+/**
+ * Most characters of JSON bound to one statement: SQLite in Durable Objects refuses a string
+ * over 2 MB, and a character takes at most 3 bytes in UTF-8.
+ */
+export const MAX_BOUND_JSON_CHARS = 600_000;
+
+/**
+ * Rows as JSON arrays for set-based statements (`INSERT … SELECT … FROM json_each(?)`), each
+ * under MAX_BOUND_JSON_CHARS (a larger row goes alone), with the index of its first row.
+ */
+export function boundJsonArrays(rows: readonly unknown[][]): Array<[start: number, json: string]> {
+  const out: Array<[number, string]> = [];
+  let start = 0;
+  let parts: string[] = [];
+  let size = 2;
+  rows.forEach((row, i) => {
+    const text = JSON.stringify(row);
+    if (parts.length > 0 && size + text.length + 1 > MAX_BOUND_JSON_CHARS) {
+      out.push([start, `[${parts.join(",")}]`]);
+      start = i;
+      parts = [];
+      size = 2;
+    }
+    parts.push(text);
+    size += text.length + 1;
+  });
+  if (parts.length > 0) out.push([start, `[${parts.join(",")}]`]);
+  return out;
+}

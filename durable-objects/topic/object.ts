@@ -4,7 +4,7 @@
  * The object is a composition of modules, each with its own tables and its share of the
  * single alarm:
  *   log        (log/)      the append-only log: publish, read, retention, compaction
- *   live       (live/)     WebSocket and SSE subscribers
+ *   live       (live/)     WebSocket and SSE subscribers, here and on relays (relay/)
  *   groups     (groups/)   consumer groups: positions, leases, acks, dead letters
  *   forwarder  (forward/)  subscriptions forwarding into queues and webhooks
  *   retained   (retained/) MQTT retained messages, the newest per MQTT topic
@@ -18,6 +18,7 @@ import type { Env } from "../env";
 import { ConsumerGroups } from "./groups/groups";
 import { Forwarder } from "./forward/forwarder";
 import { LiveSubscribers } from "./live/live";
+import type { PartitionPosition, RelayRead } from "./relay/types";
 import { TopicLog } from "./log/log";
 import { RetainedMessages } from "./retained/retained";
 import { StreamModule } from "./stream/stream";
@@ -32,7 +33,7 @@ import type { TopicInfo } from "./config";
 import { CloseCodes } from "../shared/socket-limits";
 import type { LogEntry, PartitionHooks, PartitionModule, PartitionReporter } from "./types";
 import { AlarmScheduler, earliestOf } from "../shared/alarm";
-import { now } from "../shared/clock";
+import { now, type DueReport, type RunDueOptions } from "../shared/clock";
 import type { PartitionSubscription, PutSubscriptionInput, StoredSubscription } from "./forward/types";
 import type { Result } from "../../protocol/errors";
 import { staleAnswer, type StaleAnswer } from "./router/retry";
@@ -123,9 +124,9 @@ export class TopicPartition extends DurableObject<Env> {
   async partitionStats(info: TopicInfo, partition: number): Promise<Result<PartitionStats>> {
     const stale = await this.#stale(info, partition);
     if (stale) return stale;
-    // The live and groups modules report through PartitionReporter.
-    const live: PartitionReporter = this.live;
+    // The groups module reports through PartitionReporter; the live module asks its relays.
     const groups: PartitionReporter = this.groups;
+    const subscribers = await this.live.countSubscribers();
     return {
       ok: true,
       value: {
@@ -133,7 +134,7 @@ export class TopicPartition extends DurableObject<Env> {
         first: this.log.first(),
         next: this.log.next(),
         bytes: this.log.bytes(),
-        subscribers: live.subscriberCount?.() ?? 0,
+        subscribers,
         groups: groups.groupLags?.() ?? [],
       },
     };
@@ -155,6 +156,7 @@ export class TopicPartition extends DurableObject<Env> {
 
   /** Deletes everything this object stores, for every module, and closes its sockets. */
   async #wipeObject(): Promise<void> {
+    await this.live.closeRelays();
     this.live.reset();
     this.stream.reset();
     for (const ws of this.ctx.getWebSockets()) {
@@ -245,6 +247,23 @@ export class TopicPartition extends DurableObject<Env> {
     return this.forwarder.configs();
   }
 
+  // ---- RPC: relays (topic/relay/: objects holding this partition's other live subscribers) ----
+
+  /** A relay registers (its first subscriber came): where the log stands, or null when the topic does not exist here. */
+  attachRelay(name: string): PartitionPosition | null {
+    return this.live.attachRelay(name);
+  }
+
+  /** A relay's last subscriber left. */
+  detachRelay(name: string): void {
+    this.live.detachRelay(name);
+  }
+
+  /** Messages from `from` on, for a relay's subscribers behind its tail. */
+  readForRelay(from: number, max: number): RelayRead {
+    return this.live.readForRelay(from, max);
+  }
+
   // ---- RPC: Durable Streams (/v1/stream/...) ----
   // Thin delegations to the stream module; only partition 0 of a stream's topic serves them.
 
@@ -308,6 +327,25 @@ export class TopicPartition extends DurableObject<Env> {
     } finally {
       await this.#scheduleAlarm();
     }
+  }
+
+  /**
+   * The test kit's `advanceTime` (worker/test-control.ts; harmless anywhere, it does what the
+   * alarm would): runs the alarm's work now if a module's deadline has come on the objects'
+   * clock, which a test moved, and waits for the forwarding it started; else re-arms the
+   * alarm for the moved clock.
+   */
+  async runDue(options: RunDueOptions = {}): Promise<DueReport> {
+    await this.forwarder.settled(); // a forward an alarm started is pending work too
+    const next = earliestOf(...this.#modules.map((m) => m.nextDeadline()));
+    if (next === null || next > now()) {
+      if (options.rearm !== false) await this.#scheduler.rearm(next);
+      return { ran: false, next };
+    }
+    await this.#scheduler.takeOver();
+    await this.alarm();
+    await this.forwarder.settled();
+    return { ran: true, next: earliestOf(...this.#modules.map((m) => m.nextDeadline())) };
   }
 
   /** Sets the one alarm to the earliest deadline any module has, or clears it. */

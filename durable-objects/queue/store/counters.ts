@@ -3,7 +3,8 @@
  * totals stats show, dedup records kept). Each change is one row written, and a batch of
  * 100 sends would change four counters 100 times: so inside a transaction (`defer` …
  * `flush`, context.ts) changes are summed in memory and each counter is written once, at
- * the end of the transaction. Reads always see the stored value plus what is pending.
+ * the end of the transaction; a counter is read from SQL once per transaction too. Reads
+ * always see the stored value plus what is pending.
  * Outside a deferred transaction a change is written at once, as before.
  */
 import type { CounterName } from "./schema";
@@ -11,6 +12,8 @@ import type { CounterName } from "./schema";
 export class Counters {
   /** Changes not written yet, while a transaction defers them; null: write at once. */
   #pending: Map<CounterName, number> | null = null;
+  /** Stored values read during the deferred transaction (nothing else writes them meanwhile). */
+  #stored = new Map<CounterName, number>();
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -21,6 +24,7 @@ export class Counters {
   defer(): boolean {
     if (this.#pending) return false;
     this.#pending = new Map();
+    this.#stored.clear();
     return true;
   }
 
@@ -28,6 +32,7 @@ export class Counters {
   flush(): void {
     const pending = this.#pending;
     this.#pending = null;
+    this.#stored.clear();
     if (!pending) return;
     for (const [name, by] of pending) this.#write(name, by);
   }
@@ -35,16 +40,23 @@ export class Counters {
   /** Forgets pending changes (the transaction rolled back, or the table was emptied). */
   discard(): void {
     if (this.#pending) this.#pending.clear();
+    this.#stored.clear();
   }
 
   /** Stops deferring without writing (after a rollback). */
   end(): void {
     this.#pending = null;
+    this.#stored.clear();
   }
 
   get(name: CounterName): number {
-    const stored = this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
-    return stored + (this.#pending?.get(name) ?? 0);
+    if (!this.#pending) return this.#read(name);
+    let stored = this.#stored.get(name);
+    if (stored === undefined) {
+      stored = this.#read(name);
+      this.#stored.set(name, stored);
+    }
+    return stored + (this.#pending.get(name) ?? 0);
   }
 
   add(name: CounterName, by: number): void {
@@ -59,6 +71,10 @@ export class Counters {
     for (const r of this.sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) c[r.name] = r.value;
     for (const [name, by] of this.#pending ?? []) c[name] = (c[name] ?? 0) + by;
     return c;
+  }
+
+  #read(name: CounterName): number {
+    return this.sql.exec<{ value: number }>("SELECT value FROM counters WHERE name = ?", name).toArray()[0]?.value ?? 0;
   }
 
   #write(name: CounterName, by: number): void {

@@ -9,16 +9,22 @@
  * lease ends, what a receipt proves, how long the dedup window is) live in the modules that
  * call these functions: leases.ts, dedup.ts, dead-letters.ts, send.ts.
  */
-import { migrate } from "../../shared/sql";
+import { boundJsonArrays, migrate } from "../../shared/sql";
 import type { PeekState, QueueStats } from "../../../protocol/queues";
 import { DATA_TABLES, MIGRATIONS, MessageState, type CounterName, type MessageRow, type NewMessage } from "./schema";
 import { Counters } from "./counters";
-import { DedupRecords, MoveKeys, Outbox, QueueMeta } from "./side-tables";
+import { CATALOG_REGISTER_AT, DedupRecords, MoveKeys, Outbox, QueueMeta } from "./side-tables";
 
 export { MessageState, type MessageRow, type NewMessage, type OutboxRow } from "./schema";
 export type { StoredQueue } from "./side-tables";
 
 const { VISIBLE, DELAYED, IN_FLIGHT } = MessageState;
+
+/** Messages longer than this (characters of body and headers) are inserted one by one (sendMany). */
+const LARGE_MESSAGE_CHARS = 64 * 1024;
+
+/** What an ack needs of a leased message. */
+export type LeaseRef = Pick<MessageRow, "seq" | "receipt" | "bytes" | "grp">;
 
 export class QueueStore {
   /** Whether FIFO group bookkeeping applies (set from the config in every transaction). */
@@ -63,11 +69,7 @@ export class QueueStore {
     const seq = this.#counter("next_seq") + 1;
     this.#bump("next_seq", 1);
     const state = m.visibleAt === null ? VISIBLE : DELAYED;
-    this.#sql.exec(
-      `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin, attr_types)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      seq, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, state, m.visibleAt ?? 0, m.attempts, m.origin, m.attrTypes ?? null,
-    );
+    this.#insert(seq, m);
     this.#bump("messages", 1);
     this.#bump("bytes", m.bytes);
     // A new message is never ahead of an existing group head; only a new group needs a row.
@@ -75,6 +77,44 @@ export class QueueStore {
       this.#sql.exec("INSERT INTO fifo_groups (grp, head, ready) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING", m.grp, seq, state === VISIBLE ? 1 : 0);
     }
     return seq;
+  }
+
+  /**
+   * `send` for a batch: contiguous seqs, set-based inserts (one statement per bound JSON
+   * array, usually one per batch), counters changed once. Returns each message's seq.
+   */
+  sendMany(ms: readonly NewMessage[]): number[] {
+    if (ms.length === 0) return [];
+    const first = this.#counter("next_seq") + 1;
+    this.#bump("next_seq", ms.length);
+    const rows: unknown[][] = [];
+    ms.forEach((m, i) => {
+      // A large message goes in alone: escaped inside a JSON array it could pass the 2 MB a bound string may have.
+      if (m.body.length + (m.headers?.length ?? 0) > LARGE_MESSAGE_CHARS) return this.#insert(first + i, m);
+      rows.push([
+        first + i, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, m.visibleAt === null ? VISIBLE : DELAYED, m.visibleAt ?? 0,
+        m.attempts, m.origin, m.attrTypes ?? null,
+      ]);
+    });
+    for (const [, json] of boundJsonArrays(rows)) {
+      this.#sql.exec(
+        `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin, attr_types)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8,
+                value ->> 9, value ->> 10, value ->> 11
+         FROM json_each(?)`,
+        json,
+      );
+    }
+    this.#bump("messages", ms.length);
+    this.#bump("bytes", ms.reduce((n, m) => n + m.bytes, 0));
+    if (this.fifo) {
+      ms.forEach((m, i) => {
+        this.#sql.exec(
+          "INSERT INTO fifo_groups (grp, head, ready) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING", m.grp, first + i, m.visibleAt === null ? 1 : 0,
+        );
+      });
+    }
+    return ms.map((_, i) => first + i);
   }
 
   countSent(accepted: number, duplicates: number): void {
@@ -110,6 +150,26 @@ export class QueueStore {
     return leased;
   }
 
+  /**
+   * `lease` for a batch (`receipts[i]` is `rows[i]`'s): one UPDATE for all of them,
+   * counted once. Returns the leased rows.
+   */
+  leaseMany(rows: readonly MessageRow[], receipts: readonly string[], until: number, consumer: string | null, now: number): MessageRow[] {
+    if (rows.length === 0) return [];
+    this.#sql.exec(
+      `UPDATE messages SET state = ?, due_at = ?, consumer = ?, attempts = attempts + 1,
+         first_received_at = coalesce(first_received_at, ?), receipt = j.value ->> 1
+       FROM json_each(?) AS j WHERE messages.seq = j.value ->> 0`,
+      IN_FLIGHT, until, consumer, now, JSON.stringify(rows.map((r, i) => [r.seq, receipts[i]])),
+    );
+    this.#bump("received", rows.length);
+    if (this.fifo) for (const grp of new Set(rows.map((r) => r.grp))) this.#refreshGroup(grp);
+    return rows.map((row, i) => ({
+      ...row, state: IN_FLIGHT, due_at: until, receipt: receipts[i]!, consumer, attempts: row.attempts + 1,
+      first_received_at: row.first_received_at ?? now,
+    }));
+  }
+
   /** At-most-once receive: the message is deleted as it is delivered. Returns it as delivered. */
   deliverOnce(row: MessageRow, now: number): MessageRow {
     this.#remove(row);
@@ -126,6 +186,33 @@ export class QueueStore {
   ack(row: MessageRow): void {
     this.#remove(row);
     this.#bump("acked", 1);
+  }
+
+  /**
+   * The leases among `seqs` that hold at `now` (in flight, lease not ended), by seq: one
+   * query for a whole ack batch, reading only what an ack needs.
+   */
+  leasedMany(seqs: readonly number[], now: number): Map<number, LeaseRef> {
+    const out = new Map<number, LeaseRef>();
+    if (seqs.length === 0) return out;
+    // State and lease end are checked here, not in SQL: given `state = ?`, the planner would
+    // walk the state index over every lease in flight instead of looking the seqs up.
+    for (const row of this.#sql.exec<LeaseRef & Pick<MessageRow, "state" | "due_at">>(
+      "SELECT seq, receipt, bytes, grp, state, due_at FROM messages WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs),
+    )) {
+      if (row.state === IN_FLIGHT && row.due_at > now) out.set(row.seq, { seq: row.seq, receipt: row.receipt, bytes: row.bytes, grp: row.grp });
+    }
+    return out;
+  }
+
+  /** Acks leases `leasedMany` found (receipts checked by the caller): one DELETE, counters changed once. */
+  ackMany(rows: readonly LeaseRef[]): void {
+    if (rows.length === 0) return;
+    this.#sql.exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((r) => r.seq)));
+    this.#bump("messages", -rows.length);
+    this.#bump("bytes", -rows.reduce((n, r) => n + r.bytes, 0));
+    this.#bump("acked", rows.length);
+    if (this.fifo) for (const grp of new Set(rows.map((r) => r.grp))) this.#refreshGroup(grp);
   }
 
   /** A lease ended without an ack (nack, expiry, consumer gone): visible now, or at `visibleAt`. */
@@ -272,20 +359,38 @@ export class QueueStore {
    * oldest message passes `retentionMs`), or null.
    */
   nextDeadline(retentionMs: number | null): number | null {
-    const oldest = retentionMs === null ? undefined : this.#oldest();
+    // One statement instead of seven: every call of the queue ends by asking this. Each
+    // subquery is an index seek; the side tables' own `nextExpiry` / `nextDue` ask the same.
+    const d = this.#sql.exec<Record<"delayed" | "inFlight" | "dedup" | "moves" | "outbox" | "oldest" | "catalog", number | string | null>>(
+      `SELECT
+         (SELECT due_at FROM messages WHERE state = ?1 ORDER BY due_at LIMIT 1) AS delayed,
+         (SELECT due_at FROM messages WHERE state = ?2 ORDER BY due_at LIMIT 1) AS inFlight,
+         (SELECT expires_at FROM dedup ORDER BY expires_at LIMIT 1) AS dedup,
+         (SELECT expires_at FROM moves ORDER BY expires_at LIMIT 1) AS moves,
+         (SELECT next_at FROM outbox ORDER BY next_at LIMIT 1) AS outbox,
+         (SELECT sent_at FROM messages ORDER BY seq LIMIT 1) AS oldest,
+         (SELECT value FROM meta WHERE key = ?3) AS catalog`,
+      DELAYED, IN_FLIGHT, CATALOG_REGISTER_AT,
+    ).one();
     const candidates = [
-      this.#earliestDue(DELAYED),
-      this.#earliestDue(IN_FLIGHT),
-      this.dedup.nextExpiry(),
-      this.moveKeys.nextExpiry(),
-      this.outbox.nextDue(),
-      oldest && retentionMs !== null ? oldest.sent_at + retentionMs : null,
-      this.meta.catalogRegisterAt(),
-    ].filter((t): t is number => t !== null);
+      d.delayed, d.inFlight, d.dedup, d.moves, d.outbox,
+      d.oldest !== null && retentionMs !== null ? Number(d.oldest) + retentionMs : null,
+      d.catalog === null ? null : Number(d.catalog),
+    ].filter((t) => t !== null).map(Number);
     return candidates.length ? Math.min(...candidates) : null;
   }
 
   // ---- internals ----
+
+  /** One message row, bound column by column. */
+  #insert(seq: number, m: NewMessage): void {
+    this.#sql.exec(
+      `INSERT INTO messages (seq, id, body, headers, grp, bytes, sent_at, state, due_at, attempts, origin, attr_types)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      seq, m.id, m.body, m.headers, m.grp, m.bytes, m.sentAt, m.visibleAt === null ? VISIBLE : DELAYED, m.visibleAt ?? 0, m.attempts,
+      m.origin, m.attrTypes ?? null,
+    );
+  }
 
   #counter(name: CounterName): number {
     return this.counters.get(name);
@@ -319,10 +424,6 @@ export class QueueStore {
 
   #oldest(): { seq: number; sent_at: number } | undefined {
     return this.#sql.exec<{ seq: number; sent_at: number }>("SELECT seq, sent_at FROM messages ORDER BY seq LIMIT 1").toArray()[0];
-  }
-
-  #earliestDue(state: MessageState): number | null {
-    return this.#sql.exec<{ due_at: number }>("SELECT due_at FROM messages WHERE state = ? ORDER BY due_at LIMIT 1", state).toArray()[0]?.due_at ?? null;
   }
 
   #countState(state: MessageState): number {

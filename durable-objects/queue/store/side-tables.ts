@@ -23,7 +23,7 @@ export interface StoredQueue {
 export type StringMapKey = "tags" | "attributes";
 
 /** Meta key holding when to (re)try registering the queue in the Catalog; absent once registered. */
-const CATALOG_REGISTER_AT = "catalog_register_at";
+export const CATALOG_REGISTER_AT = "catalog_register_at";
 
 /** The queue's own record in `meta`: name, creation time, config, Catalog registration. */
 export class QueueMeta {
@@ -103,6 +103,30 @@ export class DedupRecords {
     if (reused) return;
     this.sql.exec("INSERT INTO dedup (id, seq, expires_at) VALUES (?, ?, ?)", id, seq, expiresAt);
     this.#count(1);
+  }
+
+  /** `find` for a whole batch in one indexed lookup: the seq of each id accepted within its window at `now`. */
+  findMany(ids: readonly string[], now: number): Map<string, number> {
+    const found = new Map<string, number>();
+    if (ids.length === 0) return found;
+    for (const r of this.sql.exec<{ id: string; seq: number }>(
+      "SELECT id, seq FROM dedup WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?", JSON.stringify(ids), now,
+    )) found.set(r.id, r.seq);
+    return found;
+  }
+
+  /** `remember` for a whole batch of distinct ids (`[id, seq]`): three statements whatever its size. */
+  rememberMany(entries: ReadonlyArray<readonly [string, number]>, expiresAt: number): void {
+    if (entries.length === 0) return;
+    const json = JSON.stringify(entries);
+    // Records of these ids whose window ended but the alarm has not deleted are reused, not added.
+    const reused = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dedup WHERE id IN (SELECT value ->> 0 FROM json_each(?))", json).one().n;
+    this.sql.exec(
+      `INSERT INTO dedup (id, seq, expires_at) SELECT value ->> 0, value ->> 1, ? FROM json_each(?) WHERE true
+       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at`,
+      expiresAt, json,
+    );
+    this.#count(entries.length - reused);
   }
 
   /** Deletes up to `limit` records expired at `now`; returns how many. */

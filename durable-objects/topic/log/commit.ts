@@ -14,6 +14,7 @@
 import type { ErrorValue, Result } from "../../../protocol/errors";
 import { MAX_PARTITION_DEDUP_RECORDS } from "../../../protocol/limits";
 import { sameStamp } from "../config";
+import { AppendedEntry } from "./entry";
 import type { AppendOutcome, AppendRequest, AppendedMessage } from "./schema";
 import type { AppendBatch, LogState, LogStore } from "./store";
 import type { LogEntry } from "../types";
@@ -115,10 +116,8 @@ export function prepareAppends(store: LogStore, state: LogState, requests: Appen
       const offset = next.next++;
       next.bytes += m.size;
       out.rows.push([m.id, m.key, m.body, m.headers, m.size]);
-      out.entries.push({
-        partition: state.partition, offset, id: m.id, key: m.key, body: JSON.parse(m.body) as unknown,
-        headers: m.headers ? (JSON.parse(m.headers) as Record<string, string>) : {}, timestamp: ts,
-      });
+      // Body and headers stay JSON text until a module reads them (entry.ts).
+      out.entries.push(new AppendedEntry(state.partition, offset, m.id, m.key, m.body, m.headers, ts));
       if (deduped) {
         known.set(m.id, offset);
         out.dedup.push([m.id, offset]);
