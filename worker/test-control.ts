@@ -14,8 +14,8 @@
  *
  * The objects are listed by the caller (Miniflare's `listDurableObjectIds` for every Durable
  * Object binding): every queue, topic partition, relay and MQTT object, whatever created it.
- * Each has `runDue()` (the same alarm work, run now if its deadline has come on the moved
- * clock, else the alarm re-armed for it); see `DueReport` in shared/clock.ts.
+ * Each has `runDue()`: its alarm's own work, run now if its deadline has come on the moved
+ * clock, and its next deadline (`DueReport` in shared/clock.ts).
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app-env";
@@ -25,7 +25,7 @@ import { advanceClock, clockOffset, now, type DueReport } from "../durable-objec
 export const TEST_CONTROL_PATH = "/__spool/test/advance";
 export const TEST_CONTROL_KEY_HEADER = "spool-test-control";
 
-/** Most steps one advance takes through its window (each step asks every object). */
+/** Most steps one advance takes through its window (each step runs the objects due then). */
 const MAX_STEPS = 64;
 /** Most passes at one instant for work that made more work due at once. */
 const MAX_CASCADES = 8;
@@ -101,7 +101,8 @@ export async function advance(env: Record<string, unknown>, input: AdvanceInput)
   const due = (): DueRunner[] => [...next].filter(([, at]) => at !== null && at <= now()).map(([stub]) => stub);
   let last = await pass(all);
   while (now() < target) {
-    const earliest = Math.min(target, ...[...next.values()].filter((at): at is number => at !== null));
+    let earliest = target;
+    for (const at of next.values()) if (at !== null && at < earliest) earliest = at;
     advanceClock(Math.min(target, Math.max(earliest, now() + minStride)) - now());
     for (let i = 0; i < MAX_CASCADES && (await pass(due())) > 0; i++);
   }
