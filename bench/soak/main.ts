@@ -1,0 +1,59 @@
+/**
+ * `npm run soak`: a long run of mixed load against a local Spool with kill -9 and restart on
+ * the same state, then a check of every guarantee. Writes bench/results/soak.json and
+ * soak.svg (or --out <dir>) and exits non-zero when a guarantee did not hold.
+ *
+ *   npm run soak -- --minutes 12 --kill-every 3 --pause 50 --batch 10 --partitions 4
+ *   npm run soak -- --minutes 5 --kill-every 0          # no kills
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { soakChart } from "./chart.ts";
+import { DEFAULT_SOAK, runSoak, type SoakOptions } from "./soak.ts";
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string" },
+    "kill-every": { type: "string", description: "minutes between kill -9 (0 = never)" },
+    pause: { type: "string", description: "ms between one producer's batches" },
+    batch: { type: "string" },
+    partitions: { type: "string" },
+    producers: { type: "string" },
+    consumers: { type: "string" },
+    publishers: { type: "string" },
+    ws: { type: "string" },
+    sse: { type: "string" },
+    out: { type: "string" },
+  },
+});
+
+const num = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : Number(v));
+const options: SoakOptions = {
+  ...DEFAULT_SOAK,
+  durationMs: num(values.minutes, DEFAULT_SOAK.durationMs / 60_000) * 60_000,
+  killEveryMs: num(values["kill-every"], DEFAULT_SOAK.killEveryMs / 60_000) * 60_000,
+  pauseMs: num(values.pause, DEFAULT_SOAK.pauseMs),
+  batch: num(values.batch, DEFAULT_SOAK.batch),
+  partitions: num(values.partitions, DEFAULT_SOAK.partitions),
+  producers: num(values.producers, DEFAULT_SOAK.producers),
+  leaseConsumers: num(values.consumers, DEFAULT_SOAK.leaseConsumers),
+  publishers: num(values.publishers, DEFAULT_SOAK.publishers),
+  wsSubscribers: num(values.ws, DEFAULT_SOAK.wsSubscribers),
+  sseSubscribers: num(values.sse, DEFAULT_SOAK.sseSubscribers),
+  log: (line) => console.log(`[soak] ${line}`),
+};
+
+const report = await runSoak(options);
+const outDir = resolve(values.out ?? join(import.meta.dirname, "../results"));
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, "soak.json"), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(outDir, "soak.svg"), soakChart(report));
+console.log(`[soak] counts ${JSON.stringify(report.counts)}`);
+for (const row of report.rssPerMinuteMb) {
+  const send = report.latency.find((l) => l.minute === row.minute && l.op === "send");
+  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (workerd ${row.workerdMb} MB), send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
+}
+for (const [name, list] of Object.entries(report.guarantees)) console.log(`[soak] ${name}: ${list.length === 0 ? "held" : `${list.length} violations, e.g. ${list.slice(0, 3).join("; ")}`}`);
+console.log(`[soak] wrote ${join(outDir, "soak.json")} and soak.svg`);
+process.exit(report.violations === 0 ? 0 : 1);

@@ -1,0 +1,152 @@
+/**
+ * One soak run against a real local Spool (`wrangler dev` with persisted state, from
+ * test/e2e/server.ts): sets up a queue, a partitioned topic with a consumer group and a
+ * topic→queue subscription, runs the load for `durationMs` (killing the server with SIGKILL
+ * every `killEveryMs` and starting it again on the same state), samples the server's RSS,
+ * then stops writers, lets readers catch up, verifies every guarantee and reports. Bounded:
+ * every phase has a deadline, and the server is always stopped, whatever fails.
+ */
+import { startServer, type LocalServer } from "../../test/e2e/server.ts";
+import { listeningPid, processGroupOf, processNames, rssBytes } from "../procstat.ts";
+import { Ledger, call, sleep, type Target } from "./ledger.ts";
+import { startLoad, type LoadShape, type Stop } from "./load.ts";
+import { verify, violations, type Guarantees, type Names } from "./verify.ts";
+
+export interface SoakOptions {
+  durationMs: number;
+  /** 0: never kill. */
+  killEveryMs: number;
+  partitions: number;
+  producers: number;
+  leaseConsumers: number;
+  publishers: number;
+  wsSubscribers: number;
+  sseSubscribers: number;
+  batch: number;
+  /** Pause between one producer's batches (ms): the rate knob. */
+  pauseMs: number;
+  reconnectMs: [number, number];
+  /** Deadline of each drain at the end. */
+  drainMs: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SOAK: SoakOptions = {
+  durationMs: 12 * 60_000, killEveryMs: 3 * 60_000, partitions: 4, producers: 4, leaseConsumers: 6, publishers: 2,
+  wsSubscribers: 8, sseSubscribers: 4, batch: 10, pauseMs: 50, reconnectMs: [20_000, 60_000], drainMs: 120_000,
+};
+
+export interface RssSample { atMs: number; totalBytes: number; workerdBytes: number }
+
+export interface SoakReport {
+  options: Omit<SoakOptions, "log">;
+  startedAt: string;
+  wallMs: number;
+  counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
+  rss: RssSample[];
+  /** Highest RSS seen per minute (MB), across restarts. */
+  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number }>;
+  latency: ReturnType<Ledger["latencyPerMinute"]>;
+  guarantees: Guarantees;
+  violations: number;
+}
+
+function sampleRss(server: LocalServer): Omit<RssSample, "atMs"> {
+  const pid = listeningPid(server.port);
+  const group = pid === undefined ? [] : processGroupOf(pid);
+  const names = processNames(group);
+  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")) };
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const log = options.log ?? (() => undefined);
+  const ledger = new Ledger();
+  const started = Date.now();
+  let server = await startServer();
+  const on: Target = { url: server.url, adminKey: server.adminKey };
+  const names: Names = { queue: "soak-q", topic: "soak-t", partitions: options.partitions, group: "soak-g", subscription: "soak-fwd", forwardQueue: "soak-fwd-q" };
+  const rss: RssSample[] = [];
+  const writers: Stop = { now: false };
+  const readers: Stop = { now: false };
+  try {
+    // Short leases so expiries happen; never dead-letter, so "not lost" means "still in the queue".
+    const setup: Array<[string, string, unknown]> = [
+      ["PUT", `/v1/queues/${names.queue}`, { visibilityTimeout: 2, maxReceives: 0 }],
+      ["PUT", `/v1/queues/${names.forwardQueue}`, { deduplicationWindow: 86_400, maxReceives: 0 }],
+      ["PUT", `/v1/topics/${names.topic}`, { partitions: names.partitions }],
+      ["PUT", `/v1/topics/${names.topic}/groups/${names.group}`, { visibilityTimeout: 5, start: "earliest" }],
+      ["PUT", `/v1/topics/${names.topic}/subscriptions/${names.subscription}`, { queue: names.forwardQueue }],
+    ];
+    for (const [method, path, body] of setup) {
+      const r = await call(on, ledger, method, path, body);
+      if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    const shape: LoadShape = { ...names, ...options };
+    const { running, views } = startLoad(on, ledger, shape, writers, readers);
+
+    const end = started + options.durationMs;
+    let nextKill = options.killEveryMs > 0 ? started + options.killEveryMs : Infinity;
+    let nextRss = Date.now();
+    while (Date.now() < end) {
+      if (Date.now() >= nextRss) {
+        rss.push({ atMs: Date.now() - started, ...sampleRss(server) });
+        nextRss += 5_000;
+        const last = rss[rss.length - 1]!;
+        if (rss.length % 12 === 1) log(`${Math.round(last.atMs / 1000)} s: rss ${Math.round(last.totalBytes / 1e6)} MB, sends ${ledger.counts.sends}, publishes ${ledger.counts.publishes}, live ${ledger.liveDeliveries}`);
+      }
+      if (Date.now() >= nextKill && end - Date.now() > 20_000) {
+        log(`kill -9 at ${Math.round((Date.now() - started) / 1000)} s`);
+        await server.crash();
+        ledger.counts.kills++;
+        server = await startServer({ persistTo: server.persistTo });
+        on.url = server.url; // the clients read it on every call
+        nextKill += options.killEveryMs;
+      }
+      await sleep(250);
+    }
+
+    // Writers stop; readers catch up to the end of each partition (bounded), then stop.
+    writers.now = true;
+    const catchUp = Date.now() + options.drainMs;
+    const ends: number[] = [];
+    for (let p = 0; p < names.partitions; p++) {
+      const r = await call(on, ledger, "GET", `/v1/topics/${names.topic}`);
+      ends[p] = Number((r.body?.partitions as Array<{ next: number }> | undefined)?.[p]?.next ?? 0);
+    }
+    while (Date.now() < catchUp && views.some((v) => v.next < (ends[v.partition] ?? 0))) await sleep(250);
+    const behind = views.filter((v) => v.next < (ends[v.partition] ?? 0)).map((v) => `${v.name}: stopped at ${v.next}, partition end ${ends[v.partition]}`);
+    ledger.liveViolations.push(...behind);
+    readers.now = true;
+    await running;
+    log("verifying");
+    const guarantees = await verify(on, ledger, names, views, options.drainMs);
+    const { log: _log, ...plain } = options;
+    return {
+      options: plain,
+      startedAt: new Date(started).toISOString(),
+      wallMs: Date.now() - started,
+      counts: { ...ledger.counts, liveDeliveries: ledger.liveDeliveries, reconnects: ledger.reconnects, errors5xx: ledger.errors5xx, groupDelivered: ledger.group.delivered.size, forwarded: ledger.forwarded.size },
+      rss,
+      rssPerMinuteMb: perMinute(rss),
+      latency: ledger.latencyPerMinute(),
+      guarantees,
+      violations: violations(guarantees),
+    };
+  } finally {
+    writers.now = readers.now = true; // on a failure too, so no client loop outlives the run
+    await server.stop();
+  }
+}
+
+function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
+  const out = new Map<number, { minute: number; totalMb: number; workerdMb: number }>();
+  for (const s of rss) {
+    const minute = Math.floor(s.atMs / 60_000);
+    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0 };
+    row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
+    row.workerdMb = Math.max(row.workerdMb, Math.round(s.workerdBytes / 1e6));
+    out.set(minute, row);
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,119 @@
+/**
+ * The end of a soak: drain what is left (the queue, the consumer group, the forwarded queue),
+ * let live subscribers catch up, then check every guarantee against the ledger. Each check
+ * yields a list of violations; a run holds its guarantees when every list is empty.
+ */
+import { ackQueue, type LiveView } from "./load.ts";
+import { call, sleep, type Ledger, type Target } from "./ledger.ts";
+
+export interface Guarantees {
+  /** Queue sends answered 201 that never came out (and whose ack did not succeed). */
+  lostSends: string[];
+  /** Queue deliveries after an ack had succeeded. */
+  redeliveredAfterAck: string[];
+  /** Topic offsets missing inside [0, next) of a partition, or publishes not at their offset. */
+  topicHoles: string[];
+  /** Live subscribers: gaps, duplicates, or not caught up by the end. */
+  live: string[];
+  /** Consumer group: published ids never delivered, or delivered after their ack. */
+  group: string[];
+  /** Topic→queue forwarding: published ids received other than exactly once. */
+  forwarding: string[];
+}
+
+export interface Names { queue: string; topic: string; partitions: number; group: string; subscription: string; forwardQueue: string }
+
+async function drainQueue(on: Target, ledger: Ledger, queue: string, ms: number, onId: (id: string) => void): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const r = await call(on, ledger, "POST", `/v1/queues/${queue}/receive`, { max: 100, wait: 1 });
+    const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string; body: { at?: number } }>) : [];
+    for (const m of messages) onId(m.id);
+    if (messages.length > 0) await ackQueue(on, ledger, queue, messages);
+    const stats = (await call(on, ledger, "GET", `/v1/queues/${queue}`)).body?.stats as { messages: number } | undefined;
+    if (messages.length === 0 && stats?.messages === 0) return;
+  }
+}
+
+/** Every message of a partition as [offset, id]. */
+async function readPartition(on: Target, ledger: Ledger, topic: string, partition: number): Promise<Array<[number, string]>> {
+  const out: Array<[number, string]> = [];
+  for (let from = 0; ;) {
+    const r = await call(on, ledger, "GET", `/v1/topics/${topic}/messages?partition=${partition}&from=${from}&limit=1000`);
+    if (r.status !== 200) throw new Error(`reading ${topic}/${partition}: ${r.status}`);
+    for (const m of r.body.messages as Array<{ id: string; offset: number }>) out.push([m.offset, m.id]);
+    if (r.body.messages.length < 1000) return out;
+    from = r.body.next as number;
+  }
+}
+
+export async function verify(on: Target, ledger: Ledger, names: Names, views: LiveView[], drainMs: number): Promise<Guarantees> {
+  // Queue: everything sent and not acked must still come out.
+  const seenAtEnd = new Set<string>();
+  await drainQueue(on, ledger, names.queue, drainMs, (id) => {
+    ledger.recordDelivery(id, undefined);
+    seenAtEnd.add(id);
+  });
+  const lostSends = [...ledger.sent].filter((id) => !ledger.acked.has(id) && !ledger.ackUnknown.has(id) && !seenAtEnd.has(id));
+
+  // Topic: offsets 0..next-1 all present, each publish where its 201 said.
+  const topicHoles: string[] = [];
+  const logged = new Map<string, string>();
+  const nextOf: number[] = [];
+  for (let p = 0; p < names.partitions; p++) {
+    const rows = await readPartition(on, ledger, names.topic, p);
+    rows.forEach(([offset, id], i) => {
+      if (offset !== i) topicHoles.push(`${names.topic}/${p}: offset ${i} missing (found ${offset})`);
+      logged.set(id, `${p}:${offset}`);
+    });
+    nextOf.push(rows.length);
+  }
+  for (const [id, at] of ledger.published) if (logged.get(id) !== `${at.partition}:${at.offset}`) topicHoles.push(`${id}: answered ${at.partition}:${at.offset}, log has ${logged.get(id) ?? "nothing"}`);
+
+  // Live subscribers were stopped where they were; each must have seen 0..next-1 in order
+  // (violations were recorded as they happened). Catch-up is checked by a last read per view.
+  const live = [...ledger.liveViolations];
+  for (const view of views) if (view.next > (nextOf[view.partition] ?? 0)) live.push(`${view.name}: saw offset ${view.next - 1} beyond the log end ${nextOf[view.partition]}`);
+
+  // Consumer group: poll the rest, then every published id must have been delivered.
+  const group: string[] = [];
+  const groupDeadline = Date.now() + drainMs;
+  while (Date.now() < groupDeadline) {
+    const r = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/poll`, { max: 100, wait: 1 });
+    const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string }>) : [];
+    for (const m of messages) {
+      if (ledger.group.acked.has(m.id)) ledger.group.redelivered.push(m.id);
+      ledger.group.delivered.add(m.id);
+    }
+    if (messages.length > 0) {
+      const ack = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/ack`, { receipts: messages.map((m) => m.receipt) });
+      const failed = new Set(((ack.body?.failed ?? []) as Array<{ receipt: string }>).map((f) => f.receipt));
+      for (const m of messages) if (!failed.has(m.receipt)) ledger.group.acked.add(m.id);
+      continue;
+    }
+    const status = await call(on, ledger, "GET", `/v1/topics/${names.topic}/groups/${names.group}`);
+    const lag = ((status.body?.partitions ?? []) as Array<{ lag: number; inFlight: number }>).reduce((s, p) => s + p.lag + p.inFlight, 0);
+    if (lag === 0) break;
+  }
+  for (const id of logged.keys()) if (!ledger.group.delivered.has(id)) group.push(`${id}: never delivered to the group`);
+  for (const id of ledger.group.redelivered) group.push(`${id}: delivered to the group after its ack`);
+
+  // Forwarding: wait for the subscription to catch up, drain its queue; each id exactly once.
+  const fwdDeadline = Date.now() + drainMs;
+  while (Date.now() < fwdDeadline) {
+    const s = await call(on, ledger, "GET", `/v1/topics/${names.topic}/subscriptions/${names.subscription}`);
+    if (s.status === 200 && Number(s.body?.lag ?? 0) === 0) break;
+    await sleep(500);
+  }
+  await drainQueue(on, ledger, names.forwardQueue, drainMs, (id) => ledger.forwarded.set(id, (ledger.forwarded.get(id) ?? 0) + 1));
+  const forwarding: string[] = [];
+  for (const id of logged.keys()) if (ledger.forwarded.get(id) !== 1) forwarding.push(`${id}: forwarded ${ledger.forwarded.get(id) ?? 0} times`);
+  for (const id of ledger.forwarded.keys()) if (!logged.has(id)) forwarding.push(`${id}: forwarded but not in the topic`);
+
+  return { lostSends, redeliveredAfterAck: [...ledger.redelivered], topicHoles, live, group, forwarding };
+}
+
+/** How many violations in all. */
+export function violations(g: Guarantees): number {
+  return Object.values(g).reduce((n, list: string[]) => n + list.length, 0);
+}
