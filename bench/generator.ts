@@ -77,10 +77,15 @@ export async function runGenerator<R>(
       const begun = open.get(ev.phase);
       if (!begun) return;
       const seconds = (performance.now() - begun.at) / 1000;
+      const serverCpu = cpuSecondsBetween(begun.server, cpuSnapshot(server.pids()));
+      const generatorCpu = cpuSecondsBetween(begun.generator, cpuSnapshot([pid]));
+      // A phase measured in several slices (interleaved with its baseline's) adds up.
+      const before = windows[ev.phase];
+      const total = seconds + (before?.seconds ?? 0);
       windows[ev.phase] = {
-        seconds,
-        serverCores: cpuSecondsBetween(begun.server, cpuSnapshot(server.pids())) / seconds,
-        generatorCores: cpuSecondsBetween(begun.generator, cpuSnapshot([pid])) / seconds,
+        seconds: total,
+        serverCores: (serverCpu + (before ? before.serverCores * before.seconds : 0)) / total,
+        generatorCores: (generatorCpu + (before ? before.generatorCores * before.seconds : 0)) / total,
       };
       if (hooks) hookCalls.push(hooks.onEnd(ev.phase).catch((e: Error) => log(`profile: ${e.message}`)));
     } else if (ev.event === "sample") {

@@ -1,11 +1,13 @@
 /**
  * Load generator: WebSocket fan-out. Opens N subscribers on one topic partition (Spool), on
- * the bare baseline object, or on a partyserver room (the peer), then one publisher publishes one message per request with a
- * small window of messages in flight: the next publish starts when the previous message
- * reached every tracked subscriber, so the server runs flat out without unbounded buffering.
- * Counts every frame on every socket (deliveries/s) and times publish -> receive on up to
- * ten tracked subscribers spread over the connection order. Every subscriber confirms its
- * progress every 50 ms, as Spool's client SDK does.
+ * the bare baseline object, and on a partyserver room (the peer), then one publisher
+ * publishes one message per request with a small window of messages in flight: the next
+ * publish starts when the previous message reached every tracked subscriber, so the server
+ * runs flat out without unbounded buffering. Counts every frame on every socket
+ * (deliveries/s) and times publish -> receive on up to ten tracked subscribers spread over
+ * the connection order. Every subscriber confirms its progress every 50 ms, as Spool's
+ * client SDK does. The sides are measured in alternating slices (all sockets stay open),
+ * so a change in the shared machine's load falls on every side alike.
  */
 import { call, emit, endPhase, finish, generatorArgs, must, sampleMessage, sleep, startPhase } from "./common.ts";
 import type { GeneratorArgs } from "./protocol.ts";
@@ -22,6 +24,8 @@ interface Args extends GeneratorArgs {
   order: FanoutSide[];
   /** Messages published but not yet seen by every tracked subscriber. */
   window: number;
+  /** Measured slices per side, alternating between the sides. */
+  slices: number;
 }
 
 export interface FanoutPhaseResult {
@@ -40,7 +44,26 @@ export interface FanoutPhaseResult {
 const args = generatorArgs<Args>();
 const MESSAGE_TIMEOUT_MS = 5_000;
 
-async function phase(kind: FanoutSide): Promise<FanoutPhaseResult> {
+/** One side: its sockets, what they saw, and its publisher's counters (kept across slices). */
+interface Side {
+  kind: FanoutSide;
+  publishPath: string;
+  subs: Subscriber[];
+  stopConfirming: () => void;
+  seq: number;
+  sentAt: Map<number, number>;
+  seenBy: Map<number, number>;
+  waiters: Map<number, () => void>;
+  measuring: boolean;
+  frames: number;
+  latencies: number[];
+  errors: number;
+  missing: number;
+  seconds: number;
+  published: number;
+}
+
+async function open(kind: FanoutSide): Promise<Side> {
   const auth = { authorization: `Bearer ${args.adminKey}` };
   let subscribePath: string;
   let publishPath: string;
@@ -55,33 +78,28 @@ async function phase(kind: FanoutSide): Promise<FanoutPhaseResult> {
     subscribePath = `/parties/party/${args.baseline}`;
     publishPath = subscribePath;
   }
-
   const n = args.subscribers;
   const trackedCount = Math.min(10, n);
   const tracked = new Set(Array.from({ length: trackedCount }, (_, k) => n - 1 - Math.floor((k * n) / trackedCount)));
-  const sentAt = new Map<number, number>();
-  const seenBy = new Map<number, number>();
-  const waiters = new Map<number, () => void>();
-  let measuring = false;
-  let frames = 0;
-  const latencies: number[] = [];
-
+  const side: Side = {
+    kind, publishPath, subs: [], stopConfirming: () => {}, seq: 0, sentAt: new Map(), seenBy: new Map(), waiters: new Map(),
+    measuring: false, frames: 0, latencies: [], errors: 0, missing: 0, seconds: 0, published: 0,
+  };
   const onFrame = (sub: Subscriber, data: Buffer) => {
-    if (measuring) frames++;
+    if (side.measuring) side.frames++;
     if (!tracked.has(sub.index)) return;
     const frame = JSON.parse(data.toString()) as { type: string; body?: { seq?: number } };
     const seq = frame.body?.seq;
     if (frame.type !== "message" || typeof seq !== "number") return;
-    const t = sentAt.get(seq);
-    if (t !== undefined && measuring && latencies.length < 200_000) latencies.push(performance.now() - t);
-    const seen = (seenBy.get(seq) ?? 0) + 1;
-    seenBy.set(seq, seen);
-    if (seen >= trackedCount) waiters.get(seq)?.();
+    const t = side.sentAt.get(seq);
+    if (t !== undefined && side.measuring && side.latencies.length < 200_000) side.latencies.push(performance.now() - t);
+    const seen = (side.seenBy.get(seq) ?? 0) + 1;
+    side.seenBy.set(seq, seen);
+    if (seen >= trackedCount) side.waiters.get(seq)?.();
   };
-
-  const subs = await openSubscribers(wsUrl(args.url, subscribePath), auth, n, onFrame);
+  side.subs = await openSubscribers(wsUrl(args.url, subscribePath), auth, n, onFrame);
   // Every side gets the same acks (the bare object and the room ignore them), so client work is equal.
-  const stopConfirming = confirmProgress(subs);
+  side.stopConfirming = confirmProgress(side.subs);
   if (kind !== "spool") {
     // Every upgrade has reached the object once it counts them all.
     const socketsPath = kind === "baseline" ? `/bench/${args.baseline}/sockets` : publishPath;
@@ -91,74 +109,82 @@ async function phase(kind: FanoutSide): Promise<FanoutPhaseResult> {
       await sleep(50);
     }
   }
+  return side;
+}
 
-  let seq = 0;
-  let errors = 0;
-  let missing = 0;
+/** Publishes on `side` for `ms` with the window of messages in flight, measured or as warm-up. */
+async function slice(side: Side, ms: number, measure: boolean): Promise<void> {
   let stop = false;
   const publishOne = async (): Promise<void> => {
-    const s = seq++;
+    const s = side.seq++;
     const done = new Promise<boolean>((resolve) => {
-      waiters.set(s, () => resolve(true));
+      side.waiters.set(s, () => resolve(true));
       setTimeout(() => resolve(false), MESSAGE_TIMEOUT_MS);
     });
-    sentAt.set(s, performance.now());
-    const message = sampleMessage(s);
-    const res = await call(args, "POST", publishPath, message);
-    if (res.status !== 201 && res.status !== 200) errors++;
-    else if (!(await done)) missing++;
-    waiters.delete(s);
-    sentAt.delete(s);
-    seenBy.delete(s);
+    side.sentAt.set(s, performance.now());
+    const res = await call(args, "POST", side.publishPath, sampleMessage(s));
+    if (res.status !== 201 && res.status !== 200) side.errors++;
+    else if (!(await done)) side.missing++;
+    side.waiters.delete(s);
+    side.sentAt.delete(s);
+    side.seenBy.delete(s);
   };
   const publisher = async () => {
     while (!stop) await publishOne();
   };
   const loops = Array.from({ length: args.window }, publisher);
-
-  await sleep(args.warmupSeconds * 1000);
-  const publishedBefore = seq;
-  measuring = true;
-  const elapsed = startPhase(kind);
-  await sleep(args.seconds * 1000);
-  measuring = false;
-  const seconds = elapsed();
-  endPhase(kind);
-  const published = seq - publishedBefore;
+  const publishedBefore = side.seq;
+  side.measuring = measure;
+  const elapsed = measure ? startPhase(side.kind) : () => 0;
+  await sleep(ms);
+  side.measuring = false;
+  if (measure) {
+    side.seconds += elapsed();
+    endPhase(side.kind);
+    side.published += side.seq - publishedBefore;
+  }
   stop = true;
   await Promise.all(loops);
-  stopConfirming();
-  const closed = subs.filter((s) => s.closedEarly !== null);
-  if (closed.length > 0) emit({ event: "log", message: `${kind}: ${closed.length} sockets closed by the server, e.g. ${closed[0]!.closedEarly}` });
-  const closedByServer = closed.length;
-  const expected = seq * n;
-  const received = () => subs.reduce((sum, s) => sum + s.frames, 0);
-  for (let i = 0; i < 40 && received() < expected; i++) await sleep(50); // stragglers
+}
 
-  await closeSubscribers(subs);
+async function close(side: Side): Promise<FanoutPhaseResult> {
+  side.stopConfirming();
+  const closed = side.subs.filter((s) => s.closedEarly !== null);
+  if (closed.length > 0) emit({ event: "log", message: `${side.kind}: ${closed.length} sockets closed by the server, e.g. ${closed[0]!.closedEarly}` });
+  const expected = side.seq * args.subscribers;
+  const received = () => side.subs.reduce((sum, s) => sum + s.frames, 0);
+  for (let i = 0; i < 40 && received() < expected; i++) await sleep(50); // stragglers
+  const missingFrames = Math.max(0, expected - received());
+  await closeSubscribers(side.subs);
   return {
-    phase: kind,
-    subscribers: n,
-    seconds,
-    published,
-    deliveriesPerSec: frames / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors: errors + missing + closedByServer,
-    missingFrames: Math.max(0, expected - received()),
+    phase: side.kind,
+    subscribers: args.subscribers,
+    seconds: side.seconds,
+    published: side.published,
+    deliveriesPerSec: side.seconds > 0 ? side.frames / side.seconds : 0,
+    p50Ms: percentile(side.latencies, 50),
+    p99Ms: percentile(side.latencies, 99),
+    errors: side.errors + side.missing + closed.length,
+    missingFrames,
   };
 }
 
+const failed = (kind: FanoutSide): FanoutPhaseResult => ({
+  phase: kind, subscribers: args.subscribers, seconds: 0, published: 0, deliveriesPerSec: 0, p50Ms: null, p99Ms: null, errors: 1, missingFrames: 0,
+});
+
+const sides: Side[] = [];
 const results: FanoutPhaseResult[] = [];
 for (const kind of args.order) {
   try {
-    results.push(await phase(kind));
+    sides.push(await open(kind));
   } catch (err) {
     emit({ event: "log", message: `${kind}: ${(err as Error).message}` });
-    results.push({
-      phase: kind, subscribers: args.subscribers, seconds: 0, published: 0, deliveriesPerSec: 0,
-      p50Ms: null, p99Ms: null, errors: 1, missingFrames: 0,
-    });
+    results.push(failed(kind));
   }
 }
+for (const side of sides) await slice(side, args.warmupSeconds * 1000, false);
+const sliceMs = (args.seconds * 1000) / args.slices;
+for (let k = 0; k < args.slices; k++) for (const side of sides) await slice(side, sliceMs, true);
+for (const side of sides) results.push(await close(side));
 finish(results);

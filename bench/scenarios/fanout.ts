@@ -2,7 +2,8 @@
  * WebSocket scenarios: fan-out from one publisher to 1, 100 and 1,000 subscribers of one
  * partition against a bare object sending the same frames to as many sockets and against
  * a partyserver room (the peer: what Workers developers use for realtime rooms), all three
- * in one generator run; and the server's memory with 1,000 idle subscribers.
+ * in one generator run, in alternating slices; and the server's memory with 1,000 idle
+ * subscribers.
  */
 import { runGenerator } from "../generator.ts";
 import type { FanoutPhaseResult, FanoutSide } from "../load/fanout.ts";
@@ -71,6 +72,7 @@ export const fanout: Group = {
         baseline: name,
         order,
         window: PUBLISH_WINDOW,
+        slices: 4,
       }, 3 * (ctx.seconds + ctx.warmupSeconds + 90) * 1000, ctx.log);
       const s = result.find((r) => r.phase === "spool");
       const b = result.find((r) => r.phase === "baseline");

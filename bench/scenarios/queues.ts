@@ -43,7 +43,7 @@ export const queueCycle: Group = {
     const { result, windows } = await runGenerator<QueueCycleResult[]>("queue-cycle", ctx.server, {
       seconds: ctx.seconds, warmupSeconds: ctx.warmupSeconds,
       queue: ctx.name("cycle"), baseline: ctx.name("cycle-bare"), order: ctx.baselineFirst ? ["baseline", "spool"] : ["spool", "baseline"],
-      producers: 2, consumers: 4, batch: 100, backlogCap: 5000,
+      producers: 2, consumers: 4, batch: 100, backlogCap: 5000, slices: 4,
     }, 2 * (ctx.seconds + ctx.warmupSeconds + 60) * 1000, ctx.log);
     const s = result.find((r) => r.phase === "spool");
     const b = result.find((r) => r.phase === "baseline");

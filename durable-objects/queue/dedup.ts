@@ -13,22 +13,12 @@ import type { QueueContext } from "./context";
 /** Records the alarm deletes per run; leftovers keep the next deadline in the past. */
 const EXPIRE_BATCH = 1000;
 
-/** The seq under which `id` was accepted within the window, or null (also when dedup is off). */
-export function acceptedWithinWindow(q: QueueContext, id: string): number | null {
-  return q.config.deduplicationWindow > 0 ? q.store.dedup.find(id, q.now) : null;
-}
-
-/** Opens the window for an id just accepted as `seq`. */
-export function rememberAccepted(q: QueueContext, id: string, seq: number): void {
-  if (q.config.deduplicationWindow > 0) q.store.dedup.remember(id, seq, q.now + q.config.deduplicationWindow * 1000);
-}
-
-/** `acceptedWithinWindow` for a whole batch, in one lookup: the ids accepted within the window, with their seq. */
+/** The ids of a batch accepted within the window, with the seq each was accepted as (empty when dedup is off); one lookup. */
 export function acceptedWithinWindowMany(q: QueueContext, ids: readonly string[]): Map<string, number> {
   return q.config.deduplicationWindow > 0 ? q.store.dedup.findMany(ids, q.now) : new Map();
 }
 
-/** `rememberAccepted` for a whole batch of distinct ids just accepted (`[id, seq]`). */
+/** Opens the window for a batch of distinct ids just accepted (`[id, seq]`). */
 export function rememberAcceptedMany(q: QueueContext, accepted: ReadonlyArray<readonly [string, number]>): void {
   if (q.config.deduplicationWindow > 0) q.store.dedup.rememberMany(accepted, q.now + q.config.deduplicationWindow * 1000);
 }

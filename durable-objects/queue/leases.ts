@@ -12,7 +12,7 @@
  */
 import type { QueueContext } from "./context";
 import { moveToDeadLetters } from "./dead-letters";
-import type { LeaseRef, MessageRow } from "./store/queue-store";
+import type { DeliverableRow, LeaseRef, MessageRow } from "./store/queue-store";
 import type { AckResult, ExtendResult, NackResult, ReceiptFailure, ReceivedMessage } from "../../protocol/queues";
 
 /** At most this many due rows are handled per call, so no transaction grows without bound. */
@@ -45,7 +45,7 @@ function leased(q: QueueContext, receipt: unknown): MessageRow | undefined {
 }
 
 /** A message as consumers and peek see it (without receipt or state). */
-export function publicMessage(row: MessageRow): ReceivedMessage {
+export function publicMessage(row: Pick<MessageRow, "id" | "seq" | "body" | "headers" | "attempts" | "sent_at" | "grp">): ReceivedMessage {
   const out: ReceivedMessage = {
     id: row.id,
     seq: row.seq,
@@ -58,7 +58,7 @@ export function publicMessage(row: MessageRow): ReceivedMessage {
   return out;
 }
 
-function toReceived(row: MessageRow, receipt: string | null, detail: boolean): ReceivedMessage {
+function toReceived(row: DeliverableRow, receipt: string | null, detail: boolean): ReceivedMessage {
   const out = publicMessage(row);
   if (receipt !== null) out.receipt = receipt;
   if (detail) {

@@ -92,20 +92,7 @@ export class DedupRecords {
     private readonly counters: Counters,
   ) {}
 
-  /** The seq of `id` if it was accepted and its record has not expired at `now`. */
-  find(id: string, now: number): number | null {
-    return this.sql.exec<{ seq: number }>("SELECT seq FROM dedup WHERE id = ? AND expires_at > ?", id, now).toArray()[0]?.seq ?? null;
-  }
-
-  /** Remembers `id` as accepted under `seq` until `expiresAt` (a record not expunged yet is reused). */
-  remember(id: string, seq: number, expiresAt: number): void {
-    const reused = this.sql.exec("UPDATE dedup SET seq = ?, expires_at = ? WHERE id = ? RETURNING id", seq, expiresAt, id).toArray().length > 0;
-    if (reused) return;
-    this.sql.exec("INSERT INTO dedup (id, seq, expires_at) VALUES (?, ?, ?)", id, seq, expiresAt);
-    this.#count(1);
-  }
-
-  /** `find` for a whole batch in one indexed lookup: the seq of each id accepted within its window at `now`. */
+  /** The seq of each of `ids` accepted within its window at `now` (one indexed lookup for a batch). */
   findMany(ids: readonly string[], now: number): Map<string, number> {
     const found = new Map<string, number>();
     if (ids.length === 0) return found;
@@ -115,7 +102,7 @@ export class DedupRecords {
     return found;
   }
 
-  /** `remember` for a whole batch of distinct ids (`[id, seq]`): three statements whatever its size. */
+  /** Remembers distinct ids as accepted (`[id, seq]`) until `expiresAt`: three statements whatever the batch size. */
   rememberMany(entries: ReadonlyArray<readonly [string, number]>, expiresAt: number): void {
     if (entries.length === 0) return;
     const json = JSON.stringify(entries);
