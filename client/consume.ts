@@ -218,10 +218,13 @@ export class Consumer<T = unknown> extends ConsumerBase {
     return Math.min(MAX_NACK_DELAY_S, Math.max(0, Math.round(s)));
   }
 
-  /** Hands messages that will not be handled back to the queue at once. */
+  /**
+   * Hands messages that will not be handled back to the queue at once. They were never
+   * started, so the server does not count these deliveries (`attempted: false`).
+   */
   private nackAll(deliveries: Delivery<T>[]): void {
     for (const d of deliveries) {
-      if (d.message.receipt !== undefined && d.usable()) d.outbox.nack(d.message.receipt, 0);
+      if (d.message.receipt !== undefined && d.usable()) d.outbox.handBack(d.message.receipt);
       d.settle();
     }
   }

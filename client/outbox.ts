@@ -17,6 +17,9 @@ import type { Frame, Socket } from "./socket.js";
 export const RECEIPTS_PER_FRAME = 500;
 
 export type ReceiptOp = "ack" | "nack" | "extend";
+
+/** The `arg` of a pending nack that hands a message back unstarted (`attempted: false`); never a real delay. */
+const HAND_BACK = -1;
 type Op = ReceiptOp | "credit";
 
 /** An ack, nack or extend frame that went out. */
@@ -54,6 +57,11 @@ export class Outbox {
 
   nack(receipt: string, delay: number): void {
     this.add("nack", delay, receipt);
+  }
+
+  /** Hands back a message the consumer never started: visible at once, the delivery not counted. */
+  handBack(receipt: string): void {
+    this.add("nack", HAND_BACK, receipt);
   }
 
   extend(receipt: string, visibilityTimeout: number): void {
@@ -130,7 +138,10 @@ export class Outbox {
         continue;
       }
       const frame: Record<string, unknown> = { type: entry.op, receipts };
-      if (entry.op === "nack") frame.delay = entry.arg;
+      if (entry.op === "nack") {
+        frame.delay = entry.arg === HAND_BACK ? 0 : entry.arg;
+        if (entry.arg === HAND_BACK) frame.attempted = false;
+      }
       if (entry.op === "extend") frame.visibilityTimeout = entry.arg;
       if (this.socket.send(frame)) this.unanswered.push({ op: entry.op, receipts, arg: entry.arg, sentAt: now });
     }

@@ -48,7 +48,7 @@ export interface ConsumerHost {
 type Frame =
   | { type: "credit"; n: number }
   | { type: "ack"; receipts: string[] }
-  | { type: "nack"; receipts: string[]; delay: number }
+  | { type: "nack"; receipts: string[]; delay: number; attempted: boolean }
   | { type: "extend"; receipts: string[]; visibilityTimeout: number }
   | { type: "auth"; token: string };
 
@@ -70,7 +70,9 @@ function parseFrame(data: Record<string, unknown>): Frame | string {
     case "nack": {
       if (!receiptsOk) return `receipts must be 1..${LIMITS.maxReceipts} strings`;
       const delay = data.delay ?? 0;
-      return isInt(delay, 0, LIMITS.maxLeaseSeconds) ? { type: "nack", receipts: receipts as string[], delay } : `delay must be an integer in 0..${LIMITS.maxLeaseSeconds}`;
+      const attempted = data.attempted ?? true;
+      if (typeof attempted !== "boolean") return "attempted must be a boolean";
+      return isInt(delay, 0, LIMITS.maxLeaseSeconds) ? { type: "nack", receipts: receipts as string[], delay, attempted } : `delay must be an integer in 0..${LIMITS.maxLeaseSeconds}`;
     }
     case "extend":
       if (!receiptsOk) return `receipts must be 1..${LIMITS.maxReceipts} strings`;
@@ -181,7 +183,7 @@ export class Consumers {
     } else {
       const r = this.host.transact<Record<string, unknown>>((q) => {
         if (frame.type === "ack") return ok({ type: "result", op: "ack", ...ack(q, frame.receipts) });
-        if (frame.type === "nack") return ok({ type: "result", op: "nack", ...nack(q, frame.receipts, frame.delay) });
+        if (frame.type === "nack") return ok({ type: "result", op: "nack", ...nack(q, frame.receipts, frame.delay, frame.attempted) });
         return ok({ type: "result", op: "extend", ...extend(q, frame.receipts, frame.visibilityTimeout) });
       });
       if (!r.ok) {

@@ -140,8 +140,13 @@ export function ack(q: QueueContext, receipts: readonly string[]): AckResult {
   return { acked: acked.length, failed };
 }
 
-export function nack(q: QueueContext, receipts: readonly string[], delaySeconds: number): NackResult {
-  const { done, failed } = eachLease(q, receipts, (row) => endLease(q, row, delaySeconds * 1000));
+/**
+ * Gives leased messages back, visible after `delaySeconds`. With `attempted` false the
+ * consumer says it never ran them: they are visible at once and the delivery does not count
+ * toward `attempts` (nor toward dead-lettering).
+ */
+export function nack(q: QueueContext, receipts: readonly string[], delaySeconds: number, attempted = true): NackResult {
+  const { done, failed } = eachLease(q, receipts, (row) => (attempted ? endLease(q, row, delaySeconds * 1000) : q.store.handBack(row)));
   return { nacked: done, failed };
 }
 

@@ -167,8 +167,8 @@ export class QueueObject extends DurableObject<Env> {
     return r;
   }
 
-  async nack(receipts: string[], delay = 0): Promise<Result<NackResult>> {
-    const r = this.#queue.run((q) => ok(nack(q, receipts, delay)));
+  async nack(receipts: string[], delay = 0, attempted = true): Promise<Result<NackResult>> {
+    const r = this.#queue.run((q) => ok(nack(q, receipts, delay, attempted)));
     await this.#settle();
     return r;
   }

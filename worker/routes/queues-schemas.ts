@@ -118,7 +118,13 @@ const Receipts = z.array(z.string().min(1).max(256)).max(LIMITS.maxReceipts);
 const lease = z.number().int().min(0).max(LIMITS.maxLeaseSeconds);
 
 export const AckBody = z.object({ receipts: Receipts }).openapi("QueueAck");
-export const NackBody = z.object({ receipts: Receipts, delay: lease.optional() }).openapi("QueueNack");
+export const NackBody = z
+  .object({
+    receipts: Receipts,
+    delay: lease.optional(),
+    attempted: z.boolean().optional().openapi({ description: "false: the consumer never ran these (visible at once, the delivery is not counted in attempts)" }),
+  })
+  .openapi("QueueNack");
 export const ExtendBody = z.object({ receipts: Receipts, visibilityTimeout: lease }).openapi("QueueExtend");
 
 const Failed = z.array(z.object({ receipt: z.string(), code: z.literal("RECEIPT_INVALID") }));

@@ -148,8 +148,8 @@ queues.openapi(
     responses: { 200: { description: "nacked", ...json(NackedSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
   }),
   async (c) => {
-    const { receipts, delay } = c.req.valid("json");
-    return c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).nack(receipts, delay ?? 0)), 200);
+    const { receipts, delay, attempted } = c.req.valid("json");
+    return c.json(unwrap(await queueStub(c.env, c.req.valid("param").q).nack(receipts, delay ?? 0, attempted ?? true)), 200);
   },
 );
 

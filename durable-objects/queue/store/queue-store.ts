@@ -217,6 +217,18 @@ export class QueueStore {
     this.#refreshGroup(row.grp);
   }
 
+  /**
+   * A delivery the consumer never ran (taken ahead of need, handed back unstarted): visible
+   * now and not counted, so prefetch never spends a message's `maxReceives` budget.
+   */
+  handBack(row: MessageRow): void {
+    this.#sql.exec(
+      "UPDATE messages SET state = ?, due_at = 0, receipt = NULL, consumer = NULL, attempts = MAX(attempts - 1, 0) WHERE seq = ?",
+      VISIBLE, row.seq,
+    );
+    this.#refreshGroup(row.grp);
+  }
+
   /** The lease now ends at `until` (receipt and consumer unchanged). */
   extendLease(row: MessageRow, until: number): void {
     this.#sql.exec("UPDATE messages SET due_at = ? WHERE seq = ?", until, row.seq);
