@@ -6,7 +6,7 @@
  * bounded chunk from an index or the head of the log and reports what it freed, so the
  * caller keeps its counters without ever counting rows.
  */
-import { migrate } from "../../shared/sql";
+import { boundJsonArrays, migrate } from "../../shared/sql";
 import type { ConfigStamp } from "../config";
 import type { TopicConfig } from "../../../protocol/topics";
 import type { LogEntry } from "../types";
@@ -164,7 +164,7 @@ export class LogStore {
   append(p: AppendBatch, now: number): void {
     // One statement per bound array (usually one for the whole commit): offsets are
     // contiguous and the timestamp shared.
-    for (const [start, rows] of boundArrays(p.rows)) {
+    for (const [start, rows] of boundJsonArrays(p.rows)) {
       this.sql.exec(
         `INSERT INTO log_entries (offset, id, key, body, headers, ts, size)
          SELECT ?1 + key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ?2, value ->> 4
@@ -318,34 +318,6 @@ export class LogStore {
     this.sql.exec("DELETE FROM log_entries WHERE offset <= ?", r.last);
     return { rows: r.n, bytes: r.bytes ?? 0 };
   }
-}
-
-/**
- * Most characters of JSON bound to one statement: SQLite in Durable Objects refuses a
- * string over 2 MB, which a commit of large messages (a big Durable Streams append) can
- * reach. At most 3 bytes per character keeps an array under the limit.
- */
-const MAX_BOUND_CHARS = 600_000;
-
-/** `rows` as JSON arrays of at most MAX_BOUND_CHARS characters (a larger row goes alone), each with its first row's index. */
-function boundArrays(rows: unknown[][]): Array<[number, string]> {
-  const out: Array<[number, string]> = [];
-  let start = 0;
-  let parts: string[] = [];
-  let size = 2;
-  rows.forEach((row, i) => {
-    const text = JSON.stringify(row);
-    if (parts.length > 0 && size + text.length + 1 > MAX_BOUND_CHARS) {
-      out.push([start, `[${parts.join(",")}]`]);
-      start = i;
-      parts = [];
-      size = 2;
-    }
-    parts.push(text);
-    size += text.length + 1;
-  });
-  if (parts.length > 0) out.push([start, `[${parts.join(",")}]`]);
-  return out;
 }
 
 function toState(row: MetaRow): LogState {

@@ -15,7 +15,8 @@ import { ApiError } from "../../shared/errors";
 import { type ErrorValue, type Result } from "../../../protocol/errors";
 import type { TopicInfo } from "../config";
 import { requirePartition, requireTopic } from "./directory";
-import { onPartition, partitionOf, partitionsOf } from "./router";
+import { onPartition, partitionOf, partitionsOf, type PartitionStub } from "./router";
+import type { ReceiptFailure } from "../../../protocol/queues";
 
 /** Rounds of a long poll; each waits until some partition has work, so this only stops runaway loops. */
 const MAX_POLL_ROUNDS = 50;
@@ -114,8 +115,18 @@ async function createEverywhere(env: Env, info: TopicInfo, group: string): Promi
     value(await onPartition<GroupConfig>(env, info, p, (s, i) => s.groupConfig(i, p, group, config)), info.name, group)));
 }
 
-/** Acks receipts on the partitions they name; anything not a live lease of this group fails. */
-export async function ackGroup(env: Env, topic: string, group: string, receipts: string[]): Promise<GroupAckResult> {
+/** A partition's answer to an ack or a nack. */
+type ReceiptAnswer = { acked?: number; nacked?: number; failed: ReceiptFailure[] };
+
+/**
+ * Splits receipts by the partition they name, applies `call` to each partition's share and
+ * sums the answers; a receipt that names no partition of the topic, or that its partition
+ * failed, is `RECEIPT_INVALID` (in request order). Ack and nack both go through here.
+ */
+async function onReceipts(
+  env: Env, topic: string, group: string, receipts: string[],
+  call: (stub: PartitionStub, info: TopicInfo, p: number, list: string[]) => Promise<Result<ReceiptAnswer>>,
+): Promise<{ done: number; failed: ReceiptFailure[] }> {
   const info = await requireTopic(env, topic);
   const failedAt = new Map<number, string>();
   const byPartition = new Map<number, number[]>();
@@ -124,38 +135,28 @@ export async function ackGroup(env: Env, topic: string, group: string, receipts:
     if (!r || r.partition >= info.config.partitions) failedAt.set(i, receipt);
     else (byPartition.get(r.partition) ?? byPartition.set(r.partition, []).get(r.partition)!).push(i);
   });
-  let acked = 0;
+  let done = 0;
   await Promise.all([...byPartition.entries()].map(async ([p, idx]) => {
     const list = idx.map((i) => receipts[i]!);
-    const r = value(await onPartition<GroupAckResult>(env, info, p, (s, i) => s.ackGroup(i, p, group, list)), info.name, group);
-    acked += r.acked;
+    const r = value(await onPartition<ReceiptAnswer>(env, info, p, (s, i) => call(s, i, p, list)), info.name, group);
+    done += r.acked ?? r.nacked ?? 0;
     const bad = new Set(r.failed.map((f) => f.receipt));
     for (const i of idx) if (bad.has(receipts[i]!)) failedAt.set(i, receipts[i]!);
   }));
-  const failed = [...failedAt.entries()].sort(([a], [b]) => a - b).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
-  return { acked, failed };
+  const failed = [...failedAt.entries()].sort(([x], [y]) => x - y).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
+  return { done, failed };
+}
+
+/** Acks receipts on the partitions they name; anything not a live lease of this group fails. */
+export async function ackGroup(env: Env, topic: string, group: string, receipts: string[]): Promise<GroupAckResult> {
+  const { done, failed } = await onReceipts(env, topic, group, receipts, (s, i, p, list) => s.ackGroup(i, p, group, list));
+  return { acked: done, failed };
 }
 
 /** Hands receipts back on the partitions they name (lease over now, or after `delay` s); anything not a live lease fails. */
 export async function nackGroup(env: Env, topic: string, group: string, receipts: string[], delay: number, attempted: boolean): Promise<GroupNackResult> {
-  const info = await requireTopic(env, topic);
-  const failedAt = new Map<number, string>();
-  const byPartition = new Map<number, number[]>();
-  receipts.forEach((receipt, i) => {
-    const r = parseReceipt(receipt);
-    if (!r || r.partition >= info.config.partitions) failedAt.set(i, receipt);
-    else (byPartition.get(r.partition) ?? byPartition.set(r.partition, []).get(r.partition)!).push(i);
-  });
-  let nacked = 0;
-  await Promise.all([...byPartition.entries()].map(async ([p, idx]) => {
-    const list = idx.map((i) => receipts[i]!);
-    const r = value(await onPartition<GroupNackResult>(env, info, p, (s, i) => s.nackGroup(i, p, group, list, delay, attempted)), info.name, group);
-    nacked += r.nacked;
-    const bad = new Set(r.failed.map((f) => f.receipt));
-    for (const i of idx) if (bad.has(receipts[i]!)) failedAt.set(i, receipts[i]!);
-  }));
-  const failed = [...failedAt.entries()].sort(([a], [b]) => a - b).map(([, receipt]) => ({ receipt, code: "RECEIPT_INVALID" as const }));
-  return { nacked, failed };
+  const { done, failed } = await onReceipts(env, topic, group, receipts, (s, i, p, list) => s.nackGroup(i, p, group, list, delay, attempted));
+  return { nacked: done, failed };
 }
 
 /** Per partition: committed offset, lag and in-flight count. `404` for a group never created. */
