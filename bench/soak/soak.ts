@@ -12,20 +12,11 @@ import { Ledger, call, sleep, type Target } from "./ledger.ts";
 import { startLoad, type LoadShape, type Stop } from "./load.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
 
-export interface SoakOptions {
+/** The load's shape (names aside, which a run picks itself), plus how long, how often to kill, and how to drain. */
+export interface SoakOptions extends Omit<LoadShape, "queue" | "topic" | "group"> {
   durationMs: number;
   /** 0: never kill. */
   killEveryMs: number;
-  partitions: number;
-  producers: number;
-  leaseConsumers: number;
-  publishers: number;
-  wsSubscribers: number;
-  sseSubscribers: number;
-  batch: number;
-  /** Pause between one producer's batches (ms): the rate knob. */
-  pauseMs: number;
-  reconnectMs: [number, number];
   /** Deadline of each drain at the end. */
   drainMs: number;
   /** Progress lines (default: none). */
