@@ -18,6 +18,8 @@ export const RETRY_MAX_WAIT_MS = 30_000;
 export const RETRY_DEFAULT_WAIT_MS = 1_000;
 /** First wait after a network failure (doubling per attempt). */
 export const NETWORK_RETRY_DELAY_MS = 200;
+/** Longest a WebSocket handshake may take before it counts as failed (and is retried by the stream). */
+export const CONNECT_TIMEOUT_MS = 15_000;
 
 export interface RetryOptions {
   /** Attempts per request, the first included (RETRY_MAX_ATTEMPTS). 1 disables retries. */
@@ -49,6 +51,8 @@ export class Http {
     readonly credentials: Credentials,
     readonly fetchImpl: FetchLike,
     retry: RetryOptions = {},
+    /** A server or proxy that accepts the connection but never answers must not stall a stream forever. */
+    readonly connectTimeoutMs = CONNECT_TIMEOUT_MS,
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.maxAttempts = Math.max(1, retry.maxAttempts ?? RETRY_MAX_ATTEMPTS);

@@ -27,6 +27,8 @@ interface CommonOptions extends CredentialOptions {
   retry?: RetryOptions | undefined;
   /** Automatic batching of `topic.publish(message)`. */
   batching?: BatchOptions | undefined;
+  /** Longest a subscription's or consumer's WebSocket handshake may take before it is retried (ms, default 15,000). */
+  connectTimeoutMs?: number | undefined;
 }
 
 /** Spool over HTTP: its URL and a credential (`token` or `getToken`). */
@@ -62,10 +64,10 @@ export class Spool implements AsyncDisposable {
   constructor(private readonly options: SpoolOptions) {
     if (options.binding) {
       const credentials = options.token === undefined && options.getToken === undefined ? { token: BINDING_ADMIN } : options;
-      this.http = new Http(BINDING_BASE_URL, new Credentials(credentials), bindingFetch(options.binding), options.retry);
+      this.http = new Http(BINDING_BASE_URL, new Credentials(credentials), bindingFetch(options.binding), options.retry, options.connectTimeoutMs);
     } else {
       const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-      this.http = new Http(options.url, new Credentials(options), fetchImpl, options.retry);
+      this.http = new Http(options.url, new Credentials(options), fetchImpl, options.retry, options.connectTimeoutMs);
     }
     this.ctx = {
       http: this.http,

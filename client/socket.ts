@@ -79,16 +79,26 @@ export async function openSocket(http: Http, path: string, query: Query, onFrame
     return socket;
   };
   if (rt === "workers") return keepFresh();
-  const opened = await new Promise<boolean>((resolve) => {
-    raw.addEventListener("open", () => resolve(true));
-    void socket.closed.then(() => resolve(false));
+  const opened = await new Promise<"open" | "closed" | "timeout">((resolve) => {
+    // A server (or proxy) that took the connection but never answers would stall the stream for good.
+    const timer = setTimeout(() => resolve("timeout"), http.connectTimeoutMs);
+    const settle = (how: "open" | "closed"): void => {
+      clearTimeout(timer);
+      resolve(how);
+    };
+    raw.addEventListener("open", () => settle("open"));
+    void socket.closed.then(() => settle("closed"));
     signal?.addEventListener("abort", () => {
       raw.close(1000, "aborted");
-      resolve(false);
+      settle("closed");
     }, { once: true });
   });
-  if (opened && raw.readyState === OPEN) return keepFresh();
+  if (opened === "open" && raw.readyState === OPEN) return keepFresh();
   if (signal?.aborted) throw signal.reason;
+  if (opened === "timeout") {
+    socket.close(1000, "handshake timed out");
+    throw new ConnectionError({ code: "CONNECTION_FAILED", status: 0, message: `WebSocket to ${path} did not open within ${http.connectTimeoutMs} ms`, details: { timedOut: true } });
+  }
   throw await probe(http, path, query, explain);
 }
 

@@ -130,27 +130,41 @@ describe("spool command line", () => {
   it("cli - tail survives a server restart: reconnects, says so on stderr, no gap and no duplicate", async () => {
     const first = await startServer();
     let second: LocalServer | undefined;
+    const tail = { current: undefined as ReturnType<typeof startSpool> | undefined };
+    // Every wait is bounded and a failure shows what the tail printed, so a slow machine fails with a reason.
+    const waitFor = async (check: () => boolean, what: string, ms?: number): Promise<void> => {
+      try {
+        await until(check, what, ms);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; tail so far: ${JSON.stringify(tail.current?.output())}`);
+      }
+    };
+    const publish = async (env: NodeJS.ProcessEnv, t: string, n: number): Promise<void> => {
+      const run = await runSpool(["publish", t, String(n)], { env });
+      expect(run.code, `publish ${n}: ${run.stderr}`).toBe(0);
+    };
     try {
       const env = { SPOOL_URL: first.url, SPOOL_KEY: first.adminKey };
       const t = unique("cli-restart");
-      for (const n of [0, 1, 2]) await runSpool(["publish", t, String(n)], { env });
-      const tail = startSpool(["tail", t, "--from", "earliest"], { env });
-      await until(() => jsonLines(tail.output().stdout).length === 3, "the first three messages");
+      for (const n of [0, 1, 2]) await publish(env, t, n);
+      const running = (tail.current = startSpool(["tail", t, "--from", "earliest"], { env }));
+      await waitFor(() => jsonLines(running.output().stdout).length === 3, "the first three messages");
       await first.stop();
-      await until(() => tail.output().stderr.includes("lost; reconnecting"), "the tail to notice the drop");
+      await waitFor(() => running.output().stderr.includes("lost; reconnecting"), "the tail to notice the drop");
       second = await startServer({ port: first.port, persistTo: first.persistTo });
-      for (const n of [3, 4, 5]) await runSpool(["publish", t, String(n)], { env });
-      await until(() => jsonLines(tail.output().stdout).length >= 6, "the three messages after the restart", 30_000);
-      tail.kill("SIGINT");
-      await new Promise((r) => tail.once("exit", r));
-      const seen = jsonLines<{ offset: number; body: number }>(tail.output().stdout);
+      for (const n of [3, 4, 5]) await publish(env, t, n);
+      await waitFor(() => jsonLines(running.output().stdout).length >= 6, "the three messages after the restart", 30_000);
+      running.kill("SIGINT");
+      await waitFor(() => running.exitCode !== null, "the tail to exit on Ctrl-C", 10_000);
+      const seen = jsonLines<{ offset: number; body: number }>(running.output().stdout);
       expect(seen.map((m) => [m.offset, m.body])).toEqual([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4], [5, 5]]);
-      expect(tail.output().stderr).toBe(`spool: connection to ${t}#0 lost; reconnecting…\nspool: reconnected to ${t}#0, resuming at offset 3\n`);
+      expect(running.output().stderr).toBe(`spool: connection to ${t}#0 lost; reconnecting…\nspool: reconnected to ${t}#0, resuming at offset 3\n`);
     } finally {
+      tail.current?.kill("SIGKILL");
       await second?.stop();
       await first.stop();
     }
-  }, 120_000);
+  }, 180_000);
 
   it("cli - token: prints a token that can do what --cap grants and nothing else", async () => {
     const t = unique("chat");

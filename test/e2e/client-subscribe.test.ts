@@ -1,7 +1,8 @@
 // The client against a real server: live subscriptions over WebSocket and SSE as async iterables.
+import { connect, createServer, type Socket as NetSocket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { GapError, NotFoundError, Spool, type ConnectionStatus, type Gap, type TransportName } from "../../client";
-import { adminClient, mintToken, take, unique, until, url } from "./client-support";
+import { adminClient, adminKey, mintToken, take, unique, until, url } from "./client-support";
 
 const spool = adminClient();
 afterAll(() => spool.close());
@@ -144,6 +145,44 @@ describe("client subscribe - status and flow control", () => {
     } finally {
       globalThis.WebSocket = real;
       await client.close();
+    }
+  });
+
+  it("client subscribe - a handshake that is never answered times out and the stream connects again", async () => {
+    // A proxy in front of the server that takes the first connection and never answers it
+    // (a wedged load balancer, a server starting up); every later one goes through.
+    const target = new URL(url());
+    const held: NetSocket[] = [];
+    let connections = 0;
+    const proxy = createServer((inbound) => {
+      if (++connections === 1) return void held.push(inbound);
+      const outbound = connect(Number(target.port), target.hostname);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on("error", () => outbound.destroy());
+      outbound.on("error", () => inbound.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const port = (proxy.address() as { port: number }).port;
+    const client = new Spool({ url: `http://127.0.0.1:${port}`, token: adminKey(), connectTimeoutMs: 500 });
+    try {
+      const name = unique("t");
+      await spool.topic<string>(name).publish({ body: "first" });
+      const statuses: ConnectionStatus[] = [];
+      const watch = (async () => {
+        for await (const s of client.status()) statuses.push(s);
+      })();
+      // One partition named: the WebSocket handshake is this client's first connection.
+      const sub = client.topic<string>(name).subscribe({ partition: 0, from: "earliest", transport: "websocket" });
+      const [m] = await take(sub[Symbol.asyncIterator](), 1);
+      expect(m).toMatchObject({ offset: 0, body: "first" });
+      expect(held).toHaveLength(1); // the first handshake really was left hanging
+      expect(statuses.map((s) => s.type)).toContain("reconnecting");
+      await client.close();
+      await watch;
+    } finally {
+      await client.close();
+      for (const s of held) s.destroy();
+      await new Promise((r) => proxy.close(r));
     }
   });
 
