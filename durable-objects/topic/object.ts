@@ -75,6 +75,9 @@ export class TopicPartition extends DurableObject<Env> {
     this.#modules = [this.log, this.live, this.groups, this.forwarder, this.retained, this.stream];
     ctx.blockConcurrencyWhile(async () => {
       for (const m of this.#modules) m.migrate();
+      // After a crash the sockets are gone but their deadline rows are not: drop those and
+      // re-arm the alarm for what remains (or clear it), instead of waking for nobody.
+      if (this.live.hub.reconcile() > 0) await this.#scheduleAlarm();
     });
   }
 

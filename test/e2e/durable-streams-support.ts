@@ -1,7 +1,7 @@
 /**
  * Helpers for the Durable Streams e2e tests: a Spool of their own (state on tmpfs where
- * there is one, local tracing off, as `npm start` runs it), a tiny proxy that adds Spool's
- * credential to every request (the published conformance suite sends none), the
+ * there is one; local tracing off, startServer's default, as `npm start` runs it), a tiny
+ * proxy that adds Spool's credential to every request (the published conformance suite sends none), the
  * protocol's reference server, and a runner for the published suite, unmodified.
  *
  * The suite's CLI (`server-conformance-tests --run <url>`) cannot find its own test file
@@ -26,7 +26,6 @@ export const LONG_POLL_MS = 3_000;
 
 /** A Spool for these tests: state on tmpfs when the machine has one (fsync-bound disks make every write slow). */
 export async function startStreamsServer(options: { persistTo?: string; port?: number; vars?: Record<string, string> } = {}): Promise<LocalServer> {
-  process.env.X_LOCAL_OBSERVABILITY ??= "false";
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
   const persistTo = options.persistTo ?? mkdtempSync(join(base, "spool-streams-"));
   return startServer({ persistTo, port: options.port, vars: options.vars });

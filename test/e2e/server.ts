@@ -1,7 +1,8 @@
 /**
  * Starts a real local Spool (`wrangler dev` on Miniflare) on free loopback ports for
  * end-to-end tests, the client's restart test and benchmarks. Stop it with `stop()`;
- * state persists under `persistTo`, so a restart with the same directory keeps it.
+ * state persists under `persistTo`, so a restart with the same directory keeps it. Local
+ * tracing is off unless asked for (`localTraces`), as under `npm start`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -28,6 +29,13 @@ export interface StartOptions {
   vars?: Record<string, string>;
   /** Wrangler config to run (default: the project's wrangler.toml). */
   config?: string;
+  /**
+   * wrangler dev's local trace store (X_LOCAL_OBSERVABILITY): it records every invocation
+   * under `persistTo` (gigabytes in a soak, full URLs included) and costs memory and CPU.
+   * Default off, as `npm start` runs it; unset, an X_LOCAL_OBSERVABILITY in the
+   * environment decides, as it does for `npm start`.
+   */
+  localTraces?: boolean;
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -64,7 +72,11 @@ export async function startServer(options: StartOptions = {}): Promise<LocalServ
   ];
   const child = spawn("npx", args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true", NO_COLOR: "1",
+      X_LOCAL_OBSERVABILITY: localTracesSwitch(options.localTraces),
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -79,6 +91,12 @@ export async function startServer(options: StartOptions = {}): Promise<LocalServ
     throw err;
   }
   return { url, port, persistTo, adminKey: vars.SPOOL_ADMIN_KEY!, stop: () => kill(child), crash: () => kill(child, "SIGKILL") };
+}
+
+/** The X_LOCAL_OBSERVABILITY value for wrangler dev: the option, else the environment's, else off. */
+function localTracesSwitch(localTraces: boolean | undefined): string {
+  if (localTraces !== undefined) return String(localTraces);
+  return process.env.X_LOCAL_OBSERVABILITY ?? "false";
 }
 
 async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {

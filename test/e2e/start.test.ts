@@ -2,7 +2,8 @@
  * `npm start` as a newcomer meets it: `--port` and `PORT` pick the port, a busy port is one
  * sentence before any banner, the output stays quiet (no engine warnings, no Request.cf
  * stack without internet, one plain line per failed webhook attempt instead of workerd's
- * dump), and SIGTERM to npm's pid or Ctrl-C to the script stops everything it started.
+ * dump), no credential (a `?token=`, the admin key) is written to its state dir (local
+ * traces are off), and SIGTERM to npm's pid or Ctrl-C to the script stops everything it started.
  * Each run uses a copy of the project layout in a temporary directory (its own .dev.vars
  * and state), with the machine's own `node` and `npm` first on PATH.
  */
@@ -80,6 +81,11 @@ function processesIn(dir: string): string[] {
   return found;
 }
 
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
 afterAll(() => {
   for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
 });
@@ -125,6 +131,64 @@ describe.skipIf(process.platform !== "linux")("npm start", () => {
     await exited(npm);
     await until(() => processesIn(dir).length === 0, "every process npm start started to exit", 15_000);
     expect(await healthy(port)).toBe(false);
+  }, 150_000);
+
+  it("start - no credential reaches the state dir: a ?token= subscriber and an admin-key publish leave no trace of either", async () => {
+    const dir = projectCopy();
+    const port = await freePort();
+    // The default a newcomer gets: whatever this shell says about local traces is not passed on.
+    const npm = launch("npm", ["start", "--", "--port", String(port)], dir, { X_LOCAL_OBSERVABILITY: undefined });
+    await serving(port, npm);
+    const key = /admin key: (\S+)/.exec(npm.log())![1]!;
+    const base = `http://127.0.0.1:${port}`;
+    const admin = { authorization: `Bearer ${key}`, "content-type": "application/json" };
+    expect((await fetch(`${base}/v1/topics/creds`, { method: "PUT", headers: admin, body: "{}" })).status).toBe(200);
+    const minted = await fetch(`${base}/v1/tokens`, {
+      method: "POST", headers: admin, body: JSON.stringify({ ttl: 600, capabilities: { "topics/creds": ["subscribe", "publish"] } }),
+    });
+    expect(minted.status).toBe(201);
+    const { token } = (await minted.json()) as { token: string };
+
+    // A WebSocket and an SSE subscriber with ?token= (as browsers do), a publish with the admin key.
+    const frames: string[] = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/topics/creds/subscribe?token=${encodeURIComponent(token)}`);
+    ws.addEventListener("message", (e) => frames.push(String(e.data)));
+    await new Promise<void>((ok, fail) => {
+      ws.addEventListener("open", () => ok());
+      ws.addEventListener("error", () => fail(new Error("the ?token= WebSocket did not open")));
+    });
+    const sse = new AbortController();
+    const events = await fetch(`${base}/v1/topics/creds/events?from=0&token=${encodeURIComponent(token)}`, { signal: sse.signal });
+    expect(events.status).toBe(200);
+    expect((await fetch(`${base}/v1/topics/creds/messages`, { method: "POST", headers: admin, body: JSON.stringify({ messages: [{ body: "hi" }] }) })).status).toBe(201);
+    await until(() => frames.some((f) => f.includes('"hi"')), "the WebSocket subscriber to get the message", 15_000);
+    const reader = events.body!.getReader();
+    for (let seen = ""; !seen.includes('"hi"'); ) seen += new TextDecoder().decode((await reader.read()).value);
+    // A read with ?token= is refused (only WebSocket and SSE take one) but its URL reached the runtime all the same.
+    const read = await fetch(`${base}/v1/topics/creds/messages?partition=0&from=0&token=${encodeURIComponent(token)}`);
+    expect(read.status).toBe(401);
+    await read.arrayBuffer();
+    // Their invocations end (and would be traced) before the server stops.
+    const closed = new Promise<void>((ok) => ws.addEventListener("close", () => ok()));
+    ws.close();
+    sse.abort();
+    await closed;
+    expect((await fetch(`${base}/health`)).ok).toBe(true);
+
+    npm.kill("SIGTERM");
+    await exited(npm);
+    await until(() => processesIn(dir).length === 0, "every process npm start started to exit", 15_000);
+    const state = join(dir, ".wrangler", "state");
+    const files = filesUnder(state);
+    expect(files.length).toBeGreaterThan(0); // the topic's objects were persisted there
+    let bytes = 0;
+    for (const file of files) {
+      const text = readFileSync(file).toString("latin1");
+      bytes += text.length;
+      expect(text.includes(token), `the token in ${file}`).toBe(false);
+      expect(text.includes(key), `the admin key in ${file}`).toBe(false);
+    }
+    console.log(`npm start state dir after the credential test: ${files.length} files, ${bytes} bytes`);
   }, 150_000);
 
   it("start - PORT picks the port; Ctrl-C (SIGINT) to the script stops wrangler and workerd, exit 130", async () => {

@@ -16,7 +16,7 @@
  *
  * A socket or stream ends with its credential: the alarm is armed at the earliest expiry
  * (socket rows in store.ts, whose sockets are checked against `ctx.getWebSockets()` first,
- * and open SSE streams), closes expired sockets with 4001 and ends expired streams with an
+ * also when the object restarts: `reconcile`; and open SSE streams), closes expired sockets with 4001 and ends expired streams with an
  * error event; every path that sends checks the expiry first, so nothing goes out after it
  * even when the alarm is late.
  */
@@ -89,10 +89,24 @@ export class SubscriberHub {
 
   /** The earliest socket or stream deadline; first forgets the rows of sockets that are gone. */
   nextDeadline(): number | null {
-    for (const socket of this.#store.sockets()) {
-      if (!this.ctx.getWebSockets(socket).some((ws) => ws.readyState === WebSocket.OPEN)) this.#store.closed(socket);
-    }
+    this.reconcile();
     return earliestOf(this.#store.nextDeadline(), this.#streams.nextExpiry());
+  }
+
+  /**
+   * Forgets the deadline rows of sockets that are gone (one pass over the rows): a restart
+   * drops sockets without a close event, while a wake from hibernation keeps them (they are
+   * still listed by `ctx.getWebSockets`). Returns how many sockets' rows were dropped, so an
+   * object's constructor re-arms its alarm only when something changed.
+   */
+  reconcile(): number {
+    let dropped = 0;
+    for (const socket of this.#store.sockets()) {
+      if (this.ctx.getWebSockets(socket).some((ws) => ws.readyState === WebSocket.OPEN)) continue;
+      this.#store.closed(socket);
+      dropped++;
+    }
+    return dropped;
   }
 
   /** Closes sockets whose credential expired, ends such streams, and closes paused sockets that never acked in time. */

@@ -7,7 +7,9 @@
  *     frees the window first (see socket.ts).
  * Everything else about a socket lives in its attachment. A row can outlive its socket (a
  * socket dropped by a restart gets no close event), so the live module drops rows whose
- * socket is gone (`sockets`, `closed`) before it hands a deadline to the alarm.
+ * socket is gone (`sockets`, `closed`) before it hands a deadline to the alarm, and when
+ * its object starts (hub.ts `reconcile`, from the constructor), so no alarm stays armed
+ * for them.
  */
 import { migrate } from "../../shared/sql";
 

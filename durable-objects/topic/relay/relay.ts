@@ -70,6 +70,9 @@ export class TopicRelay extends DurableObject<Env> {
       this.hub.migrate();
       this.#addresses.migrate();
       this.#address = this.#addresses.read();
+      // After a crash the sockets are gone but their deadline rows are not: drop those and
+      // re-arm the alarm for what remains (or clear it), instead of waking for nobody.
+      if (this.hub.reconcile() > 0) await this.#scheduler.arm(this.hub.nextDeadline());
     });
   }
 
