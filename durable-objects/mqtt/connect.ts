@@ -29,8 +29,15 @@ export async function handleConnect(ctx: ConnectionContext, p: Connect): Promise
     ctx.send(encodeConnack(p.version, false, p.version === 5 ? reason : connackV4(reason)));
     ctx.refuse();
   };
-  // Enhanced authentication (AUTH exchanges) is not offered: credentials go in the password.
-  if (p.properties.authenticationMethod !== undefined) return refuse(ReasonCodes.BAD_AUTHENTICATION_METHOD);
+  const cp = p.properties; // empty in 3.1.1
+  // Values the spec calls a Protocol Error (§3.1.2.11.3, .4, .6, .7, .10): CONNACK 0x82 and close (§4.13.1).
+  if (cp.receiveMaximum === 0 || cp.maximumPacketSize === 0 || (cp.requestResponseInformation ?? 0) > 1
+    || (cp.requestProblemInformation ?? 0) > 1 || (cp.authenticationData !== undefined && cp.authenticationMethod === undefined)) {
+    return refuse(ReasonCodes.PROTOCOL_ERROR);
+  }
+  // Enhanced authentication (§4.12) is not offered: credentials go in the password. An
+  // unsupported Authentication Method gets CONNACK 0x8C and the connection closes (§3.1.4).
+  if (cp.authenticationMethod !== undefined) return refuse(ReasonCodes.BAD_AUTHENTICATION_METHOD);
   const credential = await credentialOf(ctx, p.password);
   if (!credential) return refuse(ReasonCodes.NOT_AUTHORIZED);
 

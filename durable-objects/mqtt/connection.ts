@@ -21,11 +21,12 @@ import { AlarmScheduler, earliestOf } from "../shared/alarm";
 import { now, type DueReport, type RunDueOptions } from "../shared/clock";
 import { publishToTopic } from "../topic/router/publish";
 import { credentialExpiry, credentialOfUpgrade, SUBPROTOCOL_HEADER, type MqttCredential } from "./auth";
-import { decodePacket, encodeDisconnect, encodePingresp, splitPackets, type ClientPacket } from "./codec";
+import { decodePacket, encodePingresp, splitPackets, type ClientPacket } from "./codec";
 import { handleConnect, willMessage } from "./connect";
 import { CONNECT_TIMEOUT_MS, MAX_PACKET_BYTES, PACKET_BURST, PACKETS_PER_SECOND, type ConnectionContext } from "./context";
 import { Delivery } from "./delivery";
 import { handleAck, handlePublish } from "./inbound";
+import { disconnectWithin, fitsClient } from "./limits-out";
 import { Publisher } from "./publisher";
 import { connackV4, MalformedPacket, ReasonCodes } from "./reasons";
 import { MAX_SESSION_EXPIRY_SECONDS, type DelayedWill, type Released } from "./session";
@@ -250,6 +251,7 @@ export class MqttConnection extends DurableObject<Env> {
         return this.#end({ will: p.reasonCode === 0x04, quiet: true });
       }
       case "auth":
+        // No Authentication Method was accepted at CONNECT, so any AUTH is a Protocol Error (§4.12 [MQTT-4.12.0-6]).
         return this.#end({ will: true, reason: ReasonCodes.PROTOCOL_ERROR, message: "AUTH is not supported" });
     }
   }
@@ -284,7 +286,7 @@ export class MqttConnection extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) {
       const att = attachmentOf(ws);
       if (att) ws.serializeAttachment({ ...att, phase: "ended" } satisfies Attachment);
-      if (record?.version === 5 && o.reason !== undefined && !o.quiet) this.#sendOn(ws, encodeDisconnect(o.reason, o.message));
+      if (record?.version === 5 && o.reason !== undefined && !o.quiet) this.#sendOn(ws, disconnectWithin(record, o.reason, o.message));
       try {
         ws.close(1000, "mqtt connection ended");
       } catch {
@@ -349,8 +351,10 @@ export class MqttConnection extends DurableObject<Env> {
     }
   }
 
+  /** Nothing over the client's Maximum Packet Size goes out (limits-out.ts; deliveries check before). */
   #send(bytes: Uint8Array): boolean {
     const ws = this.ctx.getWebSockets()[0];
+    if (!fitsClient(this.#loadRecord(), bytes)) return true;
     return ws ? this.#sendOn(ws, bytes) : false;
   }
 

@@ -14,12 +14,18 @@
  * ones after it on its partition (order). The partition's window is freed with `ack`
  * frames only for messages passed on, so a slow MQTT client slows its feed, which the
  * partition eventually closes (4000) and this object reopens from its position.
+ *
+ * MQTT 5: a message larger than the client's Maximum Packet Size is skipped as if sent
+ * (limits-out.ts); a No Local subscription skips the connection's own publishes (no-local.ts).
  */
 import type { Env } from "../env";
 import { now } from "../shared/clock";
 import { asApiError } from "../shared/errors";
 import { connectLive } from "../topic/router/live";
 import { encodePublish, withDup } from "./codec";
+import { Inflight } from "./inflight";
+import { fitsClient } from "./limits-out";
+import { OwnPublishes, type Landed } from "./no-local";
 import { outgoingProperties, payloadOf, publishedQos } from "./payload";
 import type { ConnectionRecord, ConnectionStore, SubscriptionRow } from "./store";
 import { mqttTopicOf, topicMatches } from "./topics";
@@ -72,13 +78,14 @@ interface Feed {
 export class Delivery {
   readonly #feeds = new Map<string, Feed>();
   #subs: Map<string, SubscriptionRow[]> | null = null;
-  /** Unacknowledged QoS 1 deliveries: packet id → packet size (the packets are in the store). */
-  #inflight: { count: number; bytes: number; ids: Map<number, number> } | null = null;
-  #nextId = 1;
-  #seq = 0;
+  /** Unacknowledged QoS 1 deliveries. */
+  readonly #inflight: Inflight;
   #stopped = false;
+  readonly #own = new OwnPublishes();
 
-  constructor(private readonly host: DeliveryHost) {}
+  constructor(private readonly host: DeliveryHost) {
+    this.#inflight = new Inflight(host.store);
+  }
 
   /** Loads the positions the store holds (after CONNECT or a wake); sockets open with `start`. */
   load(): void {
@@ -95,7 +102,24 @@ export class Delivery {
 
   /** Resends every unacknowledged QoS 1 delivery with DUP, oldest first (§4.4, on a resumed session). */
   resendInflight(): void {
-    for (const row of this.host.store.inflight()) this.host.send(withDup(row.packet));
+    const record = this.host.record();
+    for (const row of this.host.store.inflight()) {
+      // Kept for an earlier connection with a larger Maximum Packet Size: too large now, it
+      // is discarded as if sent and acknowledged (§3.1.2.11.4 [MQTT-3.1.2-25]).
+      if (fitsClient(record, row.packet)) this.host.send(withDup(row.packet));
+      else this.#inflight.forget(row.packetId);
+    }
+  }
+
+  /** This connection submitted a publish of `mqttTopic` to `topic` (No Local). */
+  ownPublishing(topic: string, mqttTopic: string): void {
+    this.#own.begin(topic, mqttTopic);
+  }
+
+  /** It was answered (where it landed, or null when not written): feeds waiting on it go on. */
+  ownPublished(topic: string, mqttTopic: string, landed: Landed | null): void {
+    this.#own.settle(topic, mqttTopic, landed);
+    this.#pumpAll();
   }
 
   /** Follows partitions of `topic` from the given offsets (new subscriptions; existing positions stay). */
@@ -152,38 +176,33 @@ export class Delivery {
 
   /** PUBACK: the delivery is done; waiting messages may go. */
   acknowledged(packetId: number): void {
-    const inflight = this.#inflightState();
-    if (!inflight.ids.has(packetId)) return;
-    this.host.store.deleteInflight(packetId);
-    inflight.bytes -= inflight.ids.get(packetId) ?? 0;
-    inflight.ids.delete(packetId);
-    inflight.count--;
-    this.#pumpAll();
+    if (this.#inflight.forget(packetId)) this.#pumpAll();
   }
 
   /**
    * Sends one message (a feed's, or a retained one on SUBSCRIBE) to the client at `qos`,
-   * keeping a QoS 1 packet until PUBACK. False when it must wait for room.
+   * keeping a QoS 1 packet until PUBACK. False when it must wait for room. A packet over the
+   * client's Maximum Packet Size is discarded and counts as sent (true): no packet id is
+   * kept for it, so its partition moves on (§3.1.2.11.4 [MQTT-3.1.2-25]).
    */
   sendMessage(mqttTopic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean, properties: MqttProperties | undefined, force = false): boolean {
     const record = this.host.record();
     if (!record) return false;
     const version = record.version;
     if (qos === 0) {
-      this.host.send(encodePublish(version, { topic: mqttTopic, payload, qos: 0, retain, dup: false, packetId: null, properties }));
+      const packet = encodePublish(version, { topic: mqttTopic, payload, qos: 0, retain, dup: false, packetId: null, properties });
+      if (fitsClient(record, packet)) this.host.send(packet);
       return true;
     }
-    const inflight = this.#inflightState();
+    const inflight = this.#inflight;
     const limit = Math.min(record.receiveMaximum, MAX_INFLIGHT);
     const roomy = inflight.count < limit && (inflight.count === 0 || inflight.bytes + payload.length <= MAX_INFLIGHT_BYTES);
     if (!roomy && !force) return false;
-    const packetId = this.#allocateId(inflight.ids);
+    const packetId = inflight.allocate();
     if (packetId === null) return false;
     const packet = encodePublish(version, { topic: mqttTopic, payload, qos: 1, retain, dup: false, packetId, properties });
-    this.host.store.putInflight(packetId, ++this.#seq, packet);
-    inflight.ids.set(packetId, packet.length);
-    inflight.count++;
-    inflight.bytes += packet.length;
+    if (!fitsClient(record, packet)) return true; // the id was never used: the next allocation skips past it
+    inflight.add(packetId, packet);
     this.host.send(packet);
     return true;
   }
@@ -265,6 +284,7 @@ export class Delivery {
       const m = f.pending[0]!;
       if (m.offset >= f.next && !this.#deliver(f.topic, m)) break;
       f.pending.shift();
+      this.#own.passed(f.topic, f.partition, m.offset);
       if (m.offset >= f.next) f.next = m.offset + 1;
       f.unackedCount++;
       f.unackedBytes += m.bytes;
@@ -286,7 +306,12 @@ export class Delivery {
   #deliver(topic: string, m: LiveMessage): boolean {
     const headers = m.headers ?? {};
     const mqttTopic = mqttTopicOf(topic, m.key, headers);
-    const matching = this.#subsOf(topic).filter((s) => topicMatches(s.filter, mqttTopic));
+    let matching = this.#subsOf(topic).filter((s) => topicMatches(s.filter, mqttTopic));
+    if (matching.some((s) => s.noLocal)) {
+      // Whether this is the connection's own publish is known once that publish is answered.
+      if (this.#own.awaiting(topic, m.key)) return false;
+      if (this.#own.isOwn(topic, m.partition, m.offset)) matching = matching.filter((s) => !s.noLocal);
+    }
     if (matching.length === 0) return true;
     const record = this.host.record();
     if (!record) return false;
@@ -312,24 +337,6 @@ export class Delivery {
       for (const s of this.host.store.subscriptions()) (this.#subs.get(s.topic) ?? this.#subs.set(s.topic, []).get(s.topic)!).push(s);
     }
     return this.#subs.get(topic) ?? [];
-  }
-
-  #inflightState(): { count: number; bytes: number; ids: Map<number, number> } {
-    if (!this.#inflight) {
-      const rows = this.host.store.inflight();
-      this.#inflight = { count: rows.length, bytes: rows.reduce((n, r) => n + r.packet.length, 0), ids: new Map(rows.map((r) => [r.packetId, r.packet.length])) };
-      this.#seq = rows.reduce((n, r) => Math.max(n, r.seq), 0);
-    }
-    return this.#inflight;
-  }
-
-  #allocateId(used: Map<number, number>): number | null {
-    for (let i = 0; i < 65535; i++) {
-      const id = this.#nextId;
-      this.#nextId = id >= 65535 ? 1 : id + 1;
-      if (!used.has(id)) return id;
-    }
-    return null;
   }
 }
 

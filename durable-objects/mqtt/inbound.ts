@@ -22,6 +22,8 @@ export async function handlePublish(ctx: ConnectionContext, p: Publish): Promise
   if (!record) return;
   const v = record.version;
   let topic = p.topic;
+  // [MQTT-3.3.4-6]: a PUBLISH from a client MUST NOT carry a Subscription Identifier.
+  if (p.properties.subscriptionIdentifiers !== undefined) return ctx.fail(ReasonCodes.PROTOCOL_ERROR, "subscription identifier on a PUBLISH");
   const alias = p.properties.topicAlias;
   if (alias !== undefined) {
     if (alias === 0 || alias > TOPIC_ALIAS_MAXIMUM) return ctx.fail(ReasonCodes.TOPIC_ALIAS_INVALID, "topic alias out of range");
@@ -47,11 +49,13 @@ export async function handlePublish(ctx: ConnectionContext, p: Publish): Promise
   const mapped = toSpoolMessage({ mqttTopic: topic, payload: p.payload, qos: p.qos, retain: p.retain, properties: p.properties }, now());
   if (!mapped.ok) return refuse(ctx, p, v, ReasonCodes.IMPLEMENTATION_SPECIFIC_ERROR);
   if (p.qos > 0) ctx.inbound.pending++;
+  ctx.delivery.ownPublishing(verdict.spoolTopic, topic);
   ctx.publisher.submit({
     spoolTopic: verdict.spoolTopic,
     message: mapped.message,
     done: (outcome) => {
       if (p.qos > 0) ctx.inbound.pending--;
+      ctx.delivery.ownPublished(verdict.spoolTopic, topic, outcome.ok && outcome.offset >= 0 ? outcome : null);
       if (outcome.ok) return acknowledge(ctx, p, v, ReasonCodes.SUCCESS);
       const reason = reasonOf(outcome.code);
       // 3.1.1 cannot refuse: a lasting refusal is acknowledged and dropped, anything else

@@ -12,7 +12,8 @@ import { asApiError } from "../shared/errors";
 import { publishToTopic } from "../topic/router/publish";
 import type { SpoolPublish } from "./payload";
 
-export type PublishOutcome = { ok: true } | { ok: false; code: ErrorCode; message: string };
+/** A written publish says where it landed (for No Local, no-local.ts). */
+export type PublishOutcome = { ok: true; partition: number; offset: number } | { ok: false; code: ErrorCode; message: string };
 
 export interface PublishJob {
   spoolTopic: string;
@@ -60,12 +61,15 @@ export class Publisher {
   /** One outcome per message; after a partial failure, the ones written are still ok. */
   async #publish(topic: string, messages: SpoolPublish[]): Promise<PublishOutcome[]> {
     try {
-      await publishToTopic(this.env, topic, messages);
-      return messages.map(() => ({ ok: true }));
+      const landed = await publishToTopic(this.env, topic, messages);
+      return landed.map((m) => ({ ok: true, partition: m.partition, offset: m.offset }));
     } catch (err) {
       const e = asApiError(err);
-      const written = (e.details as { messages?: Array<{ written?: boolean }> } | undefined)?.messages;
-      return messages.map((_, i) => (written?.[i]?.written ? { ok: true } : { ok: false, code: e.code, message: e.message }));
+      const written = (e.details as { messages?: Array<{ written?: boolean; partition?: number; offset?: number }> } | undefined)?.messages;
+      return messages.map((_, i): PublishOutcome => {
+        const w = written?.[i];
+        return w?.written ? { ok: true, partition: w.partition ?? -1, offset: w.offset ?? -1 } : { ok: false, code: e.code, message: e.message };
+      });
     }
   }
 }

@@ -22,6 +22,7 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE mqtt_qos2 (packet_id INTEGER PRIMARY KEY)`,
   `CREATE TABLE mqtt_aliases (alias INTEGER PRIMARY KEY, topic TEXT NOT NULL)`,
   `CREATE TABLE mqtt_partial (id INTEGER PRIMARY KEY CHECK (id = 1), bytes BLOB NOT NULL)`,
+  `ALTER TABLE mqtt_subs ADD COLUMN no_local INTEGER NOT NULL DEFAULT 0`,
 ];
 
 /** The connection itself, decided at CONNECT. */
@@ -62,6 +63,8 @@ export interface SubscriptionRow {
   rap: boolean;
   /** MQTT 5 Subscription Identifier, or null. */
   subId: number | null;
+  /** MQTT 5 No Local (no-local.ts); absent in sessions stored before it existed. */
+  noLocal?: boolean;
 }
 
 export interface FeedRow {
@@ -119,14 +122,14 @@ export class ConnectionStore {
   }
 
   subscriptions(): SubscriptionRow[] {
-    return this.sql.exec<{ filter: string; topic: string; qos: number; rap: number; sub_id: number | null }>(
-      "SELECT filter, topic, qos, rap, sub_id FROM mqtt_subs ORDER BY filter",
-    ).toArray().map((r) => ({ filter: r.filter, topic: r.topic, qos: r.qos === 0 ? 0 : 1, rap: r.rap === 1, subId: r.sub_id }));
+    return this.sql.exec<{ filter: string; topic: string; qos: number; rap: number; sub_id: number | null; no_local: number }>(
+      "SELECT filter, topic, qos, rap, sub_id, no_local FROM mqtt_subs ORDER BY filter",
+    ).toArray().map((r) => ({ filter: r.filter, topic: r.topic, qos: r.qos === 0 ? 0 : 1, rap: r.rap === 1, subId: r.sub_id, noLocal: r.no_local === 1 }));
   }
 
   putSubscription(s: SubscriptionRow): void {
-    this.sql.exec("INSERT OR REPLACE INTO mqtt_subs (filter, topic, qos, rap, sub_id) VALUES (?, ?, ?, ?, ?)",
-      s.filter, s.topic, s.qos, s.rap ? 1 : 0, s.subId);
+    this.sql.exec("INSERT OR REPLACE INTO mqtt_subs (filter, topic, qos, rap, sub_id, no_local) VALUES (?, ?, ?, ?, ?, ?)",
+      s.filter, s.topic, s.qos, s.rap ? 1 : 0, s.subId, s.noLocal ? 1 : 0);
   }
 
   /** Removes a subscription; whether it existed. */

@@ -35,7 +35,12 @@ export async function handleSubscribe(ctx: ConnectionContext, p: Subscribe): Pro
   const fail = (reason: number) => (v5 ? reason : SUBACK_FAILURE);
   const existing = new Map(ctx.store.subscriptions().map((s) => [s.filter, s]));
   const topics = new Set([...existing.values()].map((s) => s.topic));
-  const subId = p.properties.subscriptionIdentifiers?.[0] ?? null;
+  // §3.8.2.1.2: at most one Subscription Identifier, 1 to 268,435,455; anything else is a Protocol Error.
+  const ids = p.properties.subscriptionIdentifiers ?? [];
+  if (ids.length > 1 || ids[0] === 0) return ctx.fail(ReasonCodes.PROTOCOL_ERROR, "bad subscription identifier");
+  // §3.8.3.1 [MQTT-3.8.3-4]: No Local on a Shared Subscription is a Protocol Error (before refusing the share).
+  if (p.subscriptions.some((s) => s.noLocal && s.filter.startsWith("$share/"))) return ctx.fail(ReasonCodes.PROTOCOL_ERROR, "No Local on a shared subscription");
+  const subId = ids[0] ?? null;
   const codes: number[] = [];
   const accepted: Accepted[] = [];
   for (const sub of p.subscriptions) {
@@ -55,7 +60,7 @@ export async function handleSubscribe(ctx: ConnectionContext, p: Subscribe): Pro
       codes.push(fail(ReasonCodes.QUOTA_EXCEEDED));
       continue;
     }
-    const row: SubscriptionRow = { filter: sub.filter, topic, qos: sub.qos === 0 ? 0 : 1, rap: sub.retainAsPublished, subId };
+    const row: SubscriptionRow = { filter: sub.filter, topic, qos: sub.qos === 0 ? 0 : 1, rap: sub.retainAsPublished, subId, noLocal: sub.noLocal };
     existing.set(sub.filter, row);
     topics.add(topic);
     codes.push(row.qos);

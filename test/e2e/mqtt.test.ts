@@ -151,3 +151,36 @@ describe.each(versions)("mqtt.js protocol %i", (protocolVersion) => {
     await close(c.client);
   });
 });
+
+describe("mqtt.js protocol 5 only", () => {
+  const base = { protocolVersion: 5, username: "any", password: adminKey() } as const;
+
+  it("mqtt - Maximum Packet Size: a too-large message is never sent, the ones around it arrive in order", async () => {
+    const t = unique("mq");
+    const small = await connect(url(), { ...base, clientId: unique("small"), properties: { maximumPacketSize: 256 } });
+    await small.client.subscribeAsync(`${t}/#`, { qos: 1 });
+    const pub = await connect(url(), { ...base, clientId: unique("pub") });
+    for (const body of ["a", "x".repeat(1000), "b", "y".repeat(300), "c"]) await pub.client.publishAsync(`${t}/k`, body, { qos: 1 });
+    await until(() => small.received.length >= 3, "the three small messages");
+    await pub.client.publishAsync(`${t}/k`, "end", { qos: 1 });
+    await until(() => small.received.length >= 4, "the last message");
+    expect(small.received.map((m) => m.payload.toString())).toEqual(["a", "b", "c", "end"]);
+    await close(small.client);
+    await close(pub.client);
+  });
+
+  it("mqtt - No Local: the publisher does not get its own messages back, another client gets them all", async () => {
+    const t = unique("mq");
+    const self = await connect(url(), { ...base, clientId: unique("self") });
+    await self.client.subscribeAsync(`${t}/#`, { qos: 1, nl: true });
+    const other = await connect(url(), { ...base, clientId: unique("other") });
+    await other.client.subscribeAsync(`${t}/#`, { qos: 1 });
+    for (let i = 0; i < 5; i++) await self.client.publishAsync(`${t}/x`, `own${i}`, { qos: i % 2 === 0 ? 1 : 0 });
+    await other.client.publishAsync(`${t}/x`, "theirs", { qos: 1 });
+    await until(() => other.received.length === 6 && self.received.length >= 1, "all deliveries");
+    expect(other.received.map((m) => m.payload.toString())).toEqual(["own0", "own1", "own2", "own3", "own4", "theirs"]);
+    expect(self.received.map((m) => m.payload.toString())).toEqual(["theirs"]);
+    await close(self.client);
+    await close(other.client);
+  });
+});

@@ -21,6 +21,8 @@ export interface ServerPacket {
   properties?: MqttProperties;
   /** SUBACK / UNSUBACK */
   codes?: number[];
+  /** The whole packet's length in bytes. */
+  size?: number;
 }
 
 export const T = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PUBCOMP: 7, SUBACK: 9, UNSUBACK: 11, PINGRESP: 13, DISCONNECT: 14 } as const;
@@ -67,24 +69,38 @@ export function connectPacket(o: ConnectOptions): Uint8Array {
   return frame(1, 0, b);
 }
 
-export function publishPacket(topic: string, payload: string | Uint8Array, qos: 0 | 1 | 2 = 0, packetId = 1, v: 4 | 5 = 4, retain = false): Uint8Array {
+export function publishPacket(topic: string, payload: string | Uint8Array, qos: 0 | 1 | 2 = 0, packetId = 1, v: 4 | 5 = 4, retain = false, properties?: MqttProperties): Uint8Array {
   const b = new ByteWriter();
   b.string(topic);
   if (qos > 0) b.u16(packetId);
-  if (v === 5) writeProperties(b, undefined);
+  if (v === 5) writeProperties(b, properties);
   b.raw(typeof payload === "string" ? new TextEncoder().encode(payload) : payload);
   return frame(3, (qos << 1) | (retain ? 1 : 0), b);
 }
 
-export function subscribePacket(filters: string[], qos: 0 | 1 | 2 = 1, packetId = 1, v: 4 | 5 = 4): Uint8Array {
+/** MQTT 5 extras of a SUBSCRIBE: No Local on every filter, and its properties (a Subscription Identifier). */
+export interface SubscribeExtras {
+  noLocal?: boolean;
+  properties?: MqttProperties;
+}
+
+export function subscribePacket(filters: string[], qos: 0 | 1 | 2 = 1, packetId = 1, v: 4 | 5 = 4, extras: SubscribeExtras = {}): Uint8Array {
   const b = new ByteWriter();
   b.u16(packetId);
-  if (v === 5) writeProperties(b, undefined);
+  if (v === 5) writeProperties(b, extras.properties);
   for (const f of filters) {
     b.string(f);
-    b.byte(qos);
+    b.byte(qos | (extras.noLocal ? 0x04 : 0));
   }
   return frame(8, 2, b);
+}
+
+/** An MQTT 5 AUTH packet (§3.15): reason 0x18 Continue authentication and its properties. */
+export function authPacket(properties?: MqttProperties): Uint8Array {
+  const b = new ByteWriter();
+  b.byte(0x18);
+  writeProperties(b, properties);
+  return frame(15, 0, b);
 }
 
 export function pubackPacket(packetId: number): Uint8Array {
@@ -122,7 +138,9 @@ export function decodeServerPacket(bytes: Uint8Array, v: 4 | 5): ServerPacket {
     p.code = r.remaining > 0 ? r.byte() : 0;
   } else if (type === T.DISCONNECT) {
     p.code = r.remaining > 0 ? r.byte() : 0;
+    if (r.remaining > 0) p.properties = readProperties(r);
   }
+  p.size = bytes.length;
   return p;
 }
 
