@@ -35,8 +35,8 @@ export class Ledger {
   readonly offsets = new Map<string, Map<number, Set<number>>>();
   /** Consumer group: ids delivered, acked, and delivered again after an ack succeeded. */
   readonly group = { delivered: new Set<string>(), acked: new Set<string>(), ackUnknown: new Set<string>(), redelivered: [] as string[] };
-  /** Forwarded queue (topic→queue subscription): how often each id was received and acked. */
-  readonly forwarded = new Map<string, number>();
+  /** Forwarded queue (topic→queue subscription), consumed during the run: deliveries per id, acks, deliveries after an ack. */
+  readonly forward = { delivered: new Map<string, number>(), acked: new Set<string>(), ackUnknown: new Set<string>(), redelivered: [] as string[] };
   /** Live subscriber problems: a gap (missed offsets), a duplicate, or a `gap` frame. */
   readonly liveViolations: string[] = [];
   liveDeliveries = 0;
@@ -61,6 +61,12 @@ export class Ledger {
     set.add(offset);
     byPartition.set(partition, set);
     this.offsets.set(topic, byPartition);
+  }
+
+  /** A delivery from the forwarded queue: counts a redelivery if the id's ack had already succeeded. */
+  recordForward(id: string): void {
+    if (this.forward.acked.has(id)) this.forward.redelivered.push(id);
+    this.forward.delivered.set(id, (this.forward.delivered.get(id) ?? 0) + 1);
   }
 
   /** A queue delivery to any consumer: counts a redelivery if the id's ack had already succeeded. */

@@ -1,7 +1,7 @@
 /**
  * The soak's clients: producers, lease consumers (acking most, nacking some, letting some
  * leases expire), a push consumer on a WebSocket that drops itself now and then, topic
- * publishers, a consumer group, and live WebSocket + SSE subscribers that reconnect every
+ * publishers, a consumer group, a consumer of the topic→queue subscription's queue, and live WebSocket + SSE subscribers that reconnect every
  * so often and resume where they were. Every loop survives the server dying (it retries
  * with a pause) and stops when `stop.now` is set. Everything the server answered goes in
  * the ledger.
@@ -11,6 +11,8 @@ import { call, sleep, type Ledger, type Target } from "./ledger.ts";
 
 export interface LoadShape {
   queue: string;
+  /** The queue a topic→queue subscription forwards into; consumed during the run as any user would. */
+  forwardQueue: string;
   topic: string;
   partitions: number;
   group: string;
@@ -79,17 +81,31 @@ function leaseConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop)
   });
 }
 
-export async function ackQueue(on: Target, ledger: Ledger, queue: string, messages: Delivered[]): Promise<void> {
+/** Where an ack's outcome is written: the soak queue's sets by default, the forwarded queue's for it. */
+export interface AckSets { acked: Set<string>; ackUnknown: Set<string> }
+
+export async function ackQueue(on: Target, ledger: Ledger, queue: string, messages: Array<{ id: string; receipt: string }>, sets: AckSets = ledger): Promise<void> {
   let ack: { status: number; body: any };
   try {
     ack = await call(on, ledger, "POST", `/v1/queues/${queue}/ack`, { receipts: messages.map((m) => m.receipt) });
   } catch (err) {
-    for (const m of messages) ledger.ackUnknown.add(m.id);
+    for (const m of messages) sets.ackUnknown.add(m.id);
     throw err;
   }
   if (ack.status !== 200) return;
   const failed = new Set((ack.body.failed as Array<{ receipt: string }>).map((f) => f.receipt));
-  for (const m of messages) if (!failed.has(m.receipt)) ledger.acked.add(m.id);
+  for (const m of messages) if (!failed.has(m.receipt)) sets.acked.add(m.id);
+}
+
+/** Consumes the forwarded queue: receives up to 100 and acks them. Without it the queue would fill (maxMessages) within minutes. */
+function forwardConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop): Promise<void> {
+  return loop(stop, 0, async () => {
+    const r = await call(on, ledger, "POST", `/v1/queues/${shape.forwardQueue}/receive`, { max: 100, wait: 1 });
+    if (r.status !== 200) return sleep(200);
+    const messages = r.body.messages as Delivered[];
+    for (const m of messages) ledger.recordForward(m.id);
+    if (messages.length > 0) await ackQueue(on, ledger, shape.forwardQueue, messages, ledger.forward);
+  });
 }
 
 /** A push consumer: credit 10, acks each message on the socket, drops the socket every 20–40 s. */
@@ -249,6 +265,7 @@ export function startLoad(on: Target, ledger: Ledger, shape: LoadShape, writers:
   tasks.push(pushConsumer(on, ledger, shape, stop));
   for (let k = 0; k < shape.publishers; k++) tasks.push(publisher(on, ledger, shape, k, writers));
   tasks.push(groupConsumer(on, ledger, shape, stop));
+  tasks.push(forwardConsumer(on, ledger, shape, stop));
   for (let k = 0; k < shape.wsSubscribers; k++) {
     const view = new LiveView(`ws${k}/p${k % shape.partitions}`, k % shape.partitions, ledger);
     views.push(view);

@@ -6,6 +6,8 @@
  * then stops writers, lets readers catch up, verifies every guarantee and reports. Bounded:
  * every phase has a deadline, and the server is always stopped, whatever fails.
  */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { startServer, type LocalServer } from "../../test/e2e/server.ts";
 import { listeningPid, processGroupOf, processNames, rssBytes } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
@@ -13,7 +15,7 @@ import { startLoad, type LoadShape, type Stop } from "./load.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
 
 /** The load's shape (names aside, which a run picks itself), plus how long, how often to kill, and how to drain. */
-export interface SoakOptions extends Omit<LoadShape, "queue" | "topic" | "group"> {
+export interface SoakOptions extends Omit<LoadShape, "queue" | "forwardQueue" | "topic" | "group"> {
   durationMs: number;
   /** 0: never kill. */
   killEveryMs: number;
@@ -28,7 +30,7 @@ export const DEFAULT_SOAK: SoakOptions = {
   wsSubscribers: 8, sseSubscribers: 4, batch: 10, pauseMs: 50, reconnectMs: [20_000, 60_000], drainMs: 120_000,
 };
 
-export interface RssSample { atMs: number; totalBytes: number; workerdBytes: number }
+export interface RssSample { atMs: number; totalBytes: number; workerdBytes: number; /** Size of the persisted state (what `.wrangler/state` holds under npm start). */ stateBytes: number }
 
 export interface SoakReport {
   options: Omit<SoakOptions, "log">;
@@ -36,8 +38,8 @@ export interface SoakReport {
   wallMs: number;
   counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
   rss: RssSample[];
-  /** Highest RSS seen per minute (MB), across restarts. */
-  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number }>;
+  /** Highest RSS seen per minute (MB), across restarts, and the state's size at the minute's end. */
+  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number; stateMb: number }>;
   latency: ReturnType<Ledger["latencyPerMinute"]>;
   guarantees: Guarantees;
   violations: number;
@@ -47,7 +49,21 @@ function sampleRss(server: LocalServer): Omit<RssSample, "atMs"> {
   const pid = listeningPid(server.port);
   const group = pid === undefined ? [] : processGroupOf(pid);
   const names = processNames(group);
-  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")) };
+  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")), stateBytes: dirBytes(server.persistTo) };
+}
+
+/** Bytes of every file under `dir` (files vanish as SQLite checkpoints: those count as 0). */
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += statSync(join(entry.parentPath, entry.name)).size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return total;
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
@@ -64,7 +80,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Short leases so expiries happen; never dead-letter, so "not lost" means "still in the queue".
     const setup: Array<[string, string, unknown]> = [
       ["PUT", `/v1/queues/${names.queue}`, { visibilityTimeout: 2, maxReceives: 0 }],
-      ["PUT", `/v1/queues/${names.forwardQueue}`, { deduplicationWindow: 86_400, maxReceives: 0 }],
+      // The dedup window covers the forwarder's retries after a kill (seconds), with room to spare.
+      ["PUT", `/v1/queues/${names.forwardQueue}`, { deduplicationWindow: 900, maxReceives: 0 }],
       ["PUT", `/v1/topics/${names.topic}`, { partitions: names.partitions }],
       ["PUT", `/v1/topics/${names.topic}/groups/${names.group}`, { visibilityTimeout: 5, start: "earliest" }],
       ["PUT", `/v1/topics/${names.topic}/subscriptions/${names.subscription}`, { queue: names.forwardQueue }],
@@ -117,7 +134,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       options: plain,
       startedAt: new Date(started).toISOString(),
       wallMs: Date.now() - started,
-      counts: { ...ledger.counts, liveDeliveries: ledger.liveDeliveries, reconnects: ledger.reconnects, errors5xx: ledger.errors5xx, groupDelivered: ledger.group.delivered.size, forwarded: ledger.forwarded.size },
+      counts: { ...ledger.counts, liveDeliveries: ledger.liveDeliveries, reconnects: ledger.reconnects, errors5xx: ledger.errors5xx, groupDelivered: ledger.group.delivered.size, forwarded: ledger.forward.delivered.size },
       rss,
       rssPerMinuteMb: perMinute(rss),
       latency: ledger.latencyPerMinute(),
@@ -131,12 +148,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
-  const out = new Map<number, { minute: number; totalMb: number; workerdMb: number }>();
+  const out = new Map<number, SoakReport["rssPerMinuteMb"][number]>();
   for (const s of rss) {
     const minute = Math.floor(s.atMs / 60_000);
-    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0 };
+    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0, stateMb: 0 };
     row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
     row.workerdMb = Math.max(row.workerdMb, Math.round(s.workerdBytes / 1e6));
+    row.stateMb = Math.round(s.stateBytes / 1e6);
     out.set(minute, row);
   }
   return [...out.values()];

@@ -3,7 +3,7 @@
  * let live subscribers catch up, then check every guarantee against the ledger. Each check
  * yields a list of violations; a run holds its guarantees when every list is empty.
  */
-import { ackQueue, type LiveView } from "./load.ts";
+import { ackQueue, type AckSets, type LiveView } from "./load.ts";
 import { call, sleep, type Ledger, type Target } from "./ledger.ts";
 
 export interface Guarantees {
@@ -23,13 +23,13 @@ export interface Guarantees {
 
 export interface Names { queue: string; topic: string; partitions: number; group: string; subscription: string; forwardQueue: string }
 
-async function drainQueue(on: Target, ledger: Ledger, queue: string, ms: number, onId: (id: string) => void): Promise<void> {
+async function drainQueue(on: Target, ledger: Ledger, queue: string, ms: number, onId: (id: string) => void, sets?: AckSets): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const r = await call(on, ledger, "POST", `/v1/queues/${queue}/receive`, { max: 100, wait: 1 });
     const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string; body: { at?: number } }>) : [];
     for (const m of messages) onId(m.id);
-    if (messages.length > 0) await ackQueue(on, ledger, queue, messages);
+    if (messages.length > 0) await ackQueue(on, ledger, queue, messages, sets);
     const stats = (await call(on, ledger, "GET", `/v1/queues/${queue}`)).body?.stats as { messages: number } | undefined;
     if (messages.length === 0 && stats?.messages === 0) return;
   }
@@ -105,10 +105,14 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
     if (s.status === 200 && Number(s.body?.lag ?? 0) === 0) break;
     await sleep(500);
   }
-  await drainQueue(on, ledger, names.forwardQueue, drainMs, (id) => ledger.forwarded.set(id, (ledger.forwarded.get(id) ?? 0) + 1));
+  await drainQueue(on, ledger, names.forwardQueue, drainMs, (id) => ledger.recordForward(id), ledger.forward);
+  // Exactly once into the queue: every published id arrived, and none arrived again after its
+  // ack had succeeded (a second copy in the queue would). A delivery repeated because its ack
+  // got no answer (a kill) or its lease ended is the consumer's at-least-once, not the forwarder's.
   const forwarding: string[] = [];
-  for (const id of logged.keys()) if (ledger.forwarded.get(id) !== 1) forwarding.push(`${id}: forwarded ${ledger.forwarded.get(id) ?? 0} times`);
-  for (const id of ledger.forwarded.keys()) if (!logged.has(id)) forwarding.push(`${id}: forwarded but not in the topic`);
+  for (const id of logged.keys()) if (!ledger.forward.delivered.has(id)) forwarding.push(`${id}: never forwarded`);
+  for (const id of ledger.forward.redelivered) forwarding.push(`${id}: in the forwarded queue again after its ack`);
+  for (const id of ledger.forward.delivered.keys()) if (!logged.has(id)) forwarding.push(`${id}: forwarded but not in the topic`);
 
   return { lostSends, redeliveredAfterAck: [...ledger.redelivered], topicHoles, live, group, forwarding };
 }

@@ -3,7 +3,7 @@
 // group and a topic→queue subscription, against a real local server that is killed with
 // SIGKILL once midway and started again on the same state. Guarantees only, no timings: no
 // acknowledged send lost, nothing delivered after its ack, no hole in topic offsets, live
-// subscribers without gap or duplicate, forwarding exactly once. The run (bench/soak) always
+// subscribers without gap or duplicate, forwarding exactly once (consumed as it arrives). The run (bench/soak) always
 // stops its servers, also when it fails.
 import { describe, expect, it } from "vitest";
 import { runSoak } from "../../bench/soak/soak.ts";
