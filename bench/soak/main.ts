@@ -52,7 +52,7 @@ writeFileSync(join(outDir, "soak.svg"), soakChart(report));
 console.log(`[soak] counts ${JSON.stringify(report.counts)}`);
 for (const row of report.rssPerMinuteMb) {
   const send = report.latency.find((l) => l.minute === row.minute && l.op === "send");
-  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (workerd ${row.workerdMb} MB), state ${row.stateMb} MB, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
+  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (workerd ${row.workerdMb} MB), state ${row.stateMb} MB, load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
 }
 for (const [name, list] of Object.entries(report.guarantees)) console.log(`[soak] ${name}: ${list.length === 0 ? "held" : `${list.length} violations, e.g. ${list.slice(0, 3).join("; ")}`}`);
 console.log(`[soak] wrote ${join(outDir, "soak.json")} and soak.svg`);

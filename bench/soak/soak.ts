@@ -9,7 +9,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type LocalServer } from "../../test/e2e/server.ts";
-import { listeningPid, processGroupOf, processNames, rssBytes } from "../procstat.ts";
+import { listeningPid, loadAverage, processGroupOf, processNames, rssBytes } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
 import { startLoad, type LoadShape, type Stop } from "./load.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
@@ -30,7 +30,15 @@ export const DEFAULT_SOAK: SoakOptions = {
   wsSubscribers: 8, sseSubscribers: 4, batch: 10, pauseMs: 50, reconnectMs: [20_000, 60_000], drainMs: 120_000,
 };
 
-export interface RssSample { atMs: number; totalBytes: number; workerdBytes: number; /** Size of the persisted state (what `.wrangler/state` holds under npm start). */ stateBytes: number }
+export interface RssSample {
+  atMs: number;
+  totalBytes: number;
+  workerdBytes: number;
+  /** Size of the persisted state (what `.wrangler/state` holds under npm start). */
+  stateBytes: number;
+  /** The machine's 1-minute load average: latency on a shared machine is read beside it. */
+  load1: number;
+}
 
 export interface SoakReport {
   options: Omit<SoakOptions, "log">;
@@ -39,7 +47,7 @@ export interface SoakReport {
   counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
   rss: RssSample[];
   /** Highest RSS seen per minute (MB), across restarts, and the state's size at the minute's end. */
-  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number; stateMb: number }>;
+  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number; stateMb: number; load1: number }>;
   latency: ReturnType<Ledger["latencyPerMinute"]>;
   guarantees: Guarantees;
   violations: number;
@@ -49,7 +57,7 @@ function sampleRss(server: LocalServer): Omit<RssSample, "atMs"> {
   const pid = listeningPid(server.port);
   const group = pid === undefined ? [] : processGroupOf(pid);
   const names = processNames(group);
-  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")), stateBytes: dirBytes(server.persistTo) };
+  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")), stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0] };
 }
 
 /** Bytes of every file under `dir` (files vanish as SQLite checkpoints: those count as 0). */
@@ -151,7 +159,8 @@ function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
   const out = new Map<number, SoakReport["rssPerMinuteMb"][number]>();
   for (const s of rss) {
     const minute = Math.floor(s.atMs / 60_000);
-    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0, stateMb: 0 };
+    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0, stateMb: 0, load1: 0 };
+    row.load1 = Math.max(row.load1, s.load1);
     row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
     row.workerdMb = Math.max(row.workerdMb, Math.round(s.workerdBytes / 1e6));
     row.stateMb = Math.round(s.stateBytes / 1e6);
