@@ -1,7 +1,8 @@
 /**
  * The servers the bench measures. `startMiniflare` bundles bench/worker with esbuild and runs
- * it under Miniflare's Node API with a direct socket to the Worker: no wrangler proxy, no
- * local tracing, so figures measure Spool. `startWranglerDev` runs the same Worker through
+ * it under Miniflare's Node API with a direct socket to the Worker (`runMiniflare`, which the
+ * relay and MQTT benches use for their own bundles): no wrangler proxy, no local tracing, so
+ * figures measure Spool. `startWranglerDev` runs the same Worker through
  * `wrangler dev` for reference figures. Both bind 127.0.0.1 only and persist to a temp dir,
  * so SQLite commits hit the disk as they do in development.
  */
@@ -19,13 +20,45 @@ export const BENCH_ADMIN_KEY = "bench-admin-key";
 export const WORKER_NAME = "spool-bench";
 /** The inspector target of the user Worker under Miniflare. */
 export const INSPECTOR_TARGET = `core:user:${WORKER_NAME}`;
-const VARS = {
+/** The Worker vars every bench server has. */
+const BASE_VARS = {
   SPOOL_ADMIN_KEY: BENCH_ADMIN_KEY,
   SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123",
   SPOOL_MAX_BODY_BYTES: "8388608",
+};
+const VARS = {
+  ...BASE_VARS,
   // The cost scenario's webhook subscription posts to this same server (/bench/sink).
   SPOOL_ALLOW_PRIVATE_WEBHOOKS: "true",
 };
+
+/** A Durable Object binding of the Worker under Miniflare. */
+export interface ObjectBinding {
+  className: string;
+  useSQLite: true;
+}
+
+/** The Durable Objects Spool itself needs; each bench adds its own (relays, MQTT, the baseline). */
+export const SPOOL_OBJECTS: Record<string, ObjectBinding> = {
+  QUEUES: { className: "QueueObject", useSQLite: true },
+  TOPICS: { className: "TopicPartition", useSQLite: true },
+  CATALOG: { className: "Catalog", useSQLite: true },
+};
+/** The bench Worker's same-run baselines (bench/worker/index.ts). */
+export const BASELINE_OBJECTS: Record<string, ObjectBinding> = {
+  BENCH: { className: "BenchBaseline", useSQLite: true },
+  PARTY: { className: "BenchParty", useSQLite: true },
+};
+
+export interface MiniflareOptions {
+  /** The Worker's name (its direct socket is looked up by it). */
+  name: string;
+  /** Vars beside BASE_VARS. */
+  vars?: Record<string, string>;
+  durableObjects: Record<string, ObjectBinding>;
+  /** Only with --profile: an attached inspector costs a little even when idle. */
+  inspectorPort?: number;
+}
 
 export interface BenchServer {
   kind: "miniflare" | "wrangler-dev" | "external";
@@ -63,11 +96,14 @@ function existsAt(ref: string, path: string): boolean {
   }
 }
 
-/** Bundles the bench Worker the way wrangler would (workerd conditions, node: and cloudflare: external). */
-export async function bundleWorker(outDir: string, sourceRoot = ROOT): Promise<string> {
+/**
+ * Bundles the bench Worker (or another `entry`, e.g. worker/index.ts as shipped) the way
+ * wrangler would (workerd conditions, node: and cloudflare: external).
+ */
+export async function bundleWorker(outDir: string, sourceRoot = ROOT, entry = join(sourceRoot, "bench/worker/index.ts")): Promise<string> {
   const outfile = join(outDir, "worker.mjs");
   await build({
-    entryPoints: [join(sourceRoot, "bench/worker/index.ts")],
+    entryPoints: [entry],
     nodePaths: [join(ROOT, "node_modules")],
     outfile,
     bundle: true,
@@ -96,34 +132,34 @@ export async function startMiniflare(
   const sources = ref || patches.length > 0 ? exportSources(ref ?? "HEAD", patches) : ROOT;
   const scriptPath = await bundleWorker(workDir, sources);
   if (sources !== ROOT) rmSync(sources, { recursive: true, force: true });
+  return runMiniflare(scriptPath, {
+    name: WORKER_NAME, vars: VARS, durableObjects: { ...SPOOL_OBJECTS, ...BASELINE_OBJECTS }, inspectorPort,
+  });
+}
+
+/** Runs the bundle at `scriptPath` under Miniflare, with a direct socket to the Worker, persisting to a temp dir. */
+export async function runMiniflare(scriptPath: string, o: MiniflareOptions): Promise<BenchServer> {
   const persistTo = mkdtempSync(join(tmpdir(), "spool-bench-"));
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: 0,
-    // Only with --profile: an attached inspector costs a little even when idle.
-    ...(inspectorPort ? { inspectorPort, inspectorHost: "127.0.0.1" } : {}),
+    ...(o.inspectorPort ? { inspectorPort: o.inspectorPort, inspectorHost: "127.0.0.1" } : {}),
     log: new Log(LogLevel.WARN),
     cf: false,
     resourcePersistencePath: persistTo,
     workers: [{
-      name: WORKER_NAME,
+      name: o.name,
       modules: true,
       scriptPath,
       compatibilityDate: "2026-11-01",
       compatibilityFlags: ["nodejs_compat"],
-      bindings: VARS,
-      durableObjects: {
-        QUEUES: { className: "QueueObject", useSQLite: true },
-        TOPICS: { className: "TopicPartition", useSQLite: true },
-        CATALOG: { className: "Catalog", useSQLite: true },
-        BENCH: { className: "BenchBaseline", useSQLite: true },
-        PARTY: { className: "BenchParty", useSQLite: true },
-      },
+      bindings: { ...BASE_VARS, ...o.vars },
+      durableObjects: o.durableObjects,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     }],
   }));
   await mf.ready;
-  const direct = await mf.unsafeGetDirectURL(WORKER_NAME);
+  const direct = await mf.unsafeGetDirectURL(o.name);
   const url = direct.origin.replace("localhost", "127.0.0.1");
   return {
     kind: "miniflare",

@@ -15,21 +15,18 @@
  * Writes `<out>/mqtt-fanout.json` and `.md`. See bench/mqtt/fanout.ts for the topic shape.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { build, stop as stopEsbuild } from "esbuild";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { runGenerator } from "../generator.ts";
-import { loadAverage, processNames, processTree } from "../procstat.ts";
-import type { BenchServer } from "../server.ts";
+import { loadAverage } from "../procstat.ts";
+import { bundleWorker, runMiniflare, SPOOL_OBJECTS, type BenchServer } from "../server.ts";
 import { median } from "../stats.ts";
 import { ROWS, type FanoutArgs, type FanoutResult, type RowKind } from "./messages.ts";
 import { markdown, type MqttBenchResults, type Row } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const ADMIN_KEY = "bench-admin-key";
 const WORKER = "spool-mqtt-bench";
 
 function option(name: string, fallback: string): string {
@@ -47,46 +44,17 @@ if (![seconds, runs, window, ...sizes].every((n) => Number.isFinite(n) && n > 0)
   throw new Error("--seconds, --runs, --window and --sizes must be positive numbers (sizes at most 5,000)");
 }
 
-/** Spool's Worker as shipped, bundled the way wrangler would. */
-async function bundle(dir: string): Promise<string> {
-  const outfile = join(dir, "worker.mjs");
-  await build({
-    entryPoints: [join(ROOT, "worker/index.ts")], nodePaths: [join(ROOT, "node_modules")], outfile,
-    bundle: true, format: "esm", platform: "neutral", target: "es2022", conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"], external: ["node:*", "cloudflare:*"], logLevel: "warning",
-  });
-  await stopEsbuild(); // its service process would otherwise linger in our process tree
-  return outfile;
-}
-
-async function startSpool(scriptPath: string): Promise<BenchServer> {
-  const persistTo = mkdtempSync(join(tmpdir(), "spool-mqtt-bench-"));
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    host: "127.0.0.1", port: 0, log: new Log(LogLevel.WARN), cf: false, resourcePersistencePath: persistTo,
-    workers: [{
-      name: WORKER, modules: true, scriptPath, compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"],
-      bindings: { SPOOL_ADMIN_KEY: ADMIN_KEY, SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123", SPOOL_MAX_BODY_BYTES: "8388608" },
-      durableObjects: {
-        QUEUES: { className: "QueueObject", useSQLite: true },
-        TOPICS: { className: "TopicPartition", useSQLite: true },
-        TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
-        CATALOG: { className: "Catalog", useSQLite: true },
-        MQTT_CONNECTIONS: { className: "MqttConnection", useSQLite: true },
-        MQTT_SESSIONS: { className: "MqttSession", useSQLite: true },
-      },
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    }],
-  }));
-  await mf.ready;
-  const url = (await mf.unsafeGetDirectURL(WORKER)).origin.replace("localhost", "127.0.0.1");
-  return {
-    kind: "miniflare", url, adminKey: ADMIN_KEY,
-    pids: () => processTree(process.pid).filter((pid) => pid !== process.pid && processNames([pid])[0] === "workerd"),
-    stop: async () => {
-      await mf.dispose();
-      rmSync(persistTo, { recursive: true, force: true });
+/** Spool as shipped (worker/index.ts, its own Durable Objects), under Miniflare with a direct socket. */
+function startSpool(scriptPath: string): Promise<BenchServer> {
+  return runMiniflare(scriptPath, {
+    name: WORKER,
+    durableObjects: {
+      ...SPOOL_OBJECTS,
+      TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
+      MQTT_CONNECTIONS: { className: "MqttConnection", useSQLite: true },
+      MQTT_SESSIONS: { className: "MqttSession", useSQLite: true },
     },
-  };
+  });
 }
 
 /** aedes in its own process (bench/mqtt/aedes.ts); it stops when our end of its stdin closes. */
@@ -117,7 +85,7 @@ async function startAedes(): Promise<BenchServer> {
 // Under the repository, as the bench harness does (workerd here does not load scripts from /tmp).
 const workDir = join(ROOT, "bench/results/tmp", `mqtt-${Date.now().toString(36)}`);
 mkdirSync(workDir, { recursive: true });
-const scriptPath = await bundle(workDir);
+const scriptPath = await bundleWorker(workDir, ROOT, join(ROOT, "worker/index.ts"));
 const loadBefore = loadAverage();
 const rows: Row[] = [];
 

@@ -3,6 +3,7 @@
  * its load generator (bench/mqtt/fanout.ts, JSON on stdin), the generator's result, and the
  * messages between the generator's publisher and its subscriber thread (subscribers.ts).
  */
+import type { FanoutPhaseResult } from "../load/fanout.ts";
 import type { GeneratorArgs } from "../load/protocol.ts";
 
 /** The rows, per subscriber count. `spool-ws` is Spool's own `/v1/topics/<t>/subscribe`. */
@@ -20,16 +21,12 @@ export interface FanoutArgs extends GeneratorArgs {
   window: number;
 }
 
-export interface FanoutResult {
+/**
+ * The WebSocket fan-out's figures (bench/load/fanout.ts), per row; `errors` counts failed
+ * publishes, messages some tracked subscriber never saw and connections closed by the broker.
+ */
+export interface FanoutResult extends Omit<FanoutPhaseResult, "phase" | "missingFrames"> {
   row: RowKind;
-  subscribers: number;
-  seconds: number;
-  published: number;
-  deliveriesPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-  /** Failed publishes, messages some tracked subscriber never saw, connections closed by the broker. */
-  errors: number;
   /** Deliveries expected (published × subscribers) but not received by the end. */
   missingDeliveries: number;
 }

@@ -14,18 +14,15 @@
  * 9,000 rather than 10,000 by default: this machine allows a process 20,000 open files,
  * and workerd ran out of them at 10,000 sockets (the relays did not).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { build, stop as stopEsbuild } from "esbuild";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { runGenerator } from "../generator.ts";
 import type { FanoutPhaseResult } from "../load/fanout.ts";
-import { loadAverage, processNames, processTree } from "../procstat.ts";
-import type { BenchServer } from "../server.ts";
+import { loadAverage } from "../procstat.ts";
+import { BASELINE_OBJECTS, bundleWorker, runMiniflare, SPOOL_OBJECTS, type BenchServer } from "../server.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const ADMIN_KEY = "bench-admin-key";
 const WORKER = "spool-relay-bench";
 const CAP = 5000;
 
@@ -50,49 +47,17 @@ export { TopicRelay } from ${JSON.stringify(join(ROOT, "worker/index.ts"))};
 `;
 
 async function bundle(dir: string): Promise<string> {
-  const outfile = join(dir, "worker.mjs");
   const entry = join(dir, "entry.ts");
   writeFileSync(entry, ENTRY);
-  await build({
-    entryPoints: [entry], nodePaths: [join(ROOT, "node_modules")], outfile,
-    bundle: true, format: "esm", platform: "neutral", target: "es2022", conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"], external: ["node:*", "cloudflare:*"], logLevel: "warning",
-  });
-  await stopEsbuild();
-  return outfile;
+  return bundleWorker(dir, ROOT, entry);
 }
 
-async function start(scriptPath: string, policy: "never" | "always"): Promise<BenchServer> {
-  const persistTo = mkdtempSync(join(tmpdir(), "spool-relay-bench-"));
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    host: "127.0.0.1", port: 0, log: new Log(LogLevel.WARN), cf: false, resourcePersistencePath: persistTo,
-    workers: [{
-      name: WORKER, modules: true, scriptPath, compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"],
-      bindings: {
-        SPOOL_ADMIN_KEY: ADMIN_KEY, SPOOL_TOKEN_SECRET: "bench-token-secret-0123456789abcdef0123", SPOOL_MAX_BODY_BYTES: "8388608",
-        SPOOL_LIVE_RELAYS: policy, SPOOL_MAX_SOCKETS_PER_OBJECT: String(CAP),
-      },
-      durableObjects: {
-        QUEUES: { className: "QueueObject", useSQLite: true },
-        TOPICS: { className: "TopicPartition", useSQLite: true },
-        TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
-        CATALOG: { className: "Catalog", useSQLite: true },
-        BENCH: { className: "BenchBaseline", useSQLite: true },
-        PARTY: { className: "BenchParty", useSQLite: true },
-      },
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    }],
-  }));
-  await mf.ready;
-  const url = (await mf.unsafeGetDirectURL(WORKER)).origin.replace("localhost", "127.0.0.1");
-  return {
-    kind: "miniflare", url, adminKey: ADMIN_KEY,
-    pids: () => processTree(process.pid).filter((pid) => pid !== process.pid && processNames([pid])[0] === "workerd"),
-    stop: async () => {
-      await mf.dispose();
-      rmSync(persistTo, { recursive: true, force: true });
-    },
-  };
+function start(scriptPath: string, policy: "never" | "always"): Promise<BenchServer> {
+  return runMiniflare(scriptPath, {
+    name: WORKER,
+    vars: { SPOOL_LIVE_RELAYS: policy, SPOOL_MAX_SOCKETS_PER_OBJECT: String(CAP) },
+    durableObjects: { ...SPOOL_OBJECTS, TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true }, ...BASELINE_OBJECTS },
+  });
 }
 
 interface Row {

@@ -281,7 +281,8 @@ export class MqttConnection extends DurableObject<Env> {
 
   async #finish(o: { will: boolean; reason?: number; message?: string; quiet?: boolean; takeover?: boolean }): Promise<void> {
     const record = this.#loadRecord();
-    if (record) this.#final = { state: this.#store.session(), expiry: record.sessionExpiry };
+    // From memory: the store's positions may be a checkpoint behind (delivery.ts).
+    if (record) this.#final = { state: this.#delivery.session(), expiry: record.sessionExpiry };
     this.#delivery.stop();
     for (const ws of this.ctx.getWebSockets()) {
       const att = attachmentOf(ws);

@@ -15,6 +15,18 @@
  * frames only for messages passed on, so a slow MQTT client slows its feed, which the
  * partition eventually closes (4000) and this object reopens from its position.
  *
+ * Positions and QoS 1 deliveries in flight live in memory and reach SQLite only at a
+ * checkpoint, never per message: a Durable Object's output gate holds every outgoing frame
+ * until the writes before it commit, so a write per message made each delivery wait for a
+ * disk commit. A clean session (session expiry 0) outlives nothing, so its checkpoints are
+ * only where the object could hibernate: a feed closed and waiting to reopen (while a feed
+ * socket is open the object cannot hibernate, and a restart ends the client's socket too,
+ * and with it the session). A persistent session also checkpoints with every `ack` to the
+ * partition (each ACK_EVERY_MESSAGES or ACK_EVERY_BYTES per feed), and hands over exactly
+ * what memory holds at disconnect or takeover; after a crash the session resumes from its
+ * last checkpoint, so up to that many messages per partition are delivered again (QoS 1
+ * ones in flight at the checkpoint with DUP, later ones as new deliveries).
+ *
  * MQTT 5: a message larger than the client's Maximum Packet Size is skipped as if sent
  * (limits-out.ts); a No Local subscription skips the connection's own publishes (no-local.ts).
  */
@@ -27,7 +39,7 @@ import { Inflight } from "./inflight";
 import { fitsClient } from "./limits-out";
 import { OwnPublishes, type Landed } from "./no-local";
 import { outgoingProperties, payloadOf, publishedQos } from "./payload";
-import type { ConnectionRecord, ConnectionStore, SubscriptionRow } from "./store";
+import type { ConnectionRecord, ConnectionStore, FeedRow, SessionState, SubscriptionRow } from "./store";
 import { mqttTopicOf, topicMatches } from "./topics";
 import type { MqttProperties } from "./properties";
 
@@ -35,9 +47,13 @@ import type { MqttProperties } from "./properties";
 export const MAX_INFLIGHT = 32;
 /** And at most this many bytes of them (the session's stored state stays small). */
 export const MAX_INFLIGHT_BYTES = 1024 * 1024;
-/** Confirm to the partition after this many messages passed on (well inside its window and frame rate). */
-const ACK_EVERY_MESSAGES = 100;
-const ACK_EVERY_BYTES = 256 * 1024;
+/**
+ * Confirm to the partition after this many messages passed on (well inside its window and
+ * frame rate); a persistent session checkpoints then too, so a crash delivers at most this
+ * many messages of a partition again.
+ */
+export const ACK_EVERY_MESSAGES = 100;
+export const ACK_EVERY_BYTES = 256 * 1024;
 /** How soon a feed that failed to open or closed is tried again. */
 export const FEED_RETRY_MS = 1000;
 
@@ -66,6 +82,8 @@ interface Feed {
   topic: string;
   partition: number;
   next: number;
+  /** The position the store holds (written at a checkpoint). */
+  saved: number;
   ws: WebSocket | null;
   opening: boolean;
   pending: LiveMessage[];
@@ -87,12 +105,24 @@ export class Delivery {
     this.#inflight = new Inflight(host.store);
   }
 
-  /** Loads the positions the store holds (after CONNECT or a wake); sockets open with `start`. */
+  /** Loads the positions and deliveries in flight the store holds (after CONNECT or a wake); sockets open with `start`. */
   load(): void {
+    this.#inflight.reload();
     for (const f of this.host.store.feeds()) {
       const key = feedKey(f.topic, f.partition);
       if (!this.#feeds.has(key)) this.#feeds.set(key, newFeed(f.topic, f.partition, f.next));
     }
+  }
+
+  /**
+   * The session as it stands (what goes to the client id's MqttSession when the connection
+   * ends): positions and deliveries in flight from memory, where the store's checkpoint may
+   * be behind; what memory never loaded (an object restarted since) as the store holds it.
+   */
+  session(): SessionState {
+    const feeds = new Map<string, FeedRow>(this.host.store.feeds().map((f) => [feedKey(f.topic, f.partition), f]));
+    for (const [key, f] of this.#feeds) feeds.set(key, { topic: f.topic, partition: f.partition, next: f.next });
+    return { subscriptions: this.host.store.subscriptions(), feeds: [...feeds.values()], inflight: this.#inflight.rows() };
   }
 
   /** Subscriptions changed: match against the store's again. */
@@ -103,7 +133,7 @@ export class Delivery {
   /** Resends every unacknowledged QoS 1 delivery with DUP, oldest first (§4.4, on a resumed session). */
   resendInflight(): void {
     const record = this.host.record();
-    for (const row of this.host.store.inflight()) {
+    for (const row of this.#inflight.rows()) {
       // Kept for an earlier connection with a larger Maximum Packet Size: too large now, it
       // is discarded as if sent and acknowledged (§3.1.2.11.4 [MQTT-3.1.2-25]).
       if (fitsClient(record, row.packet)) this.host.send(withDup(row.packet));
@@ -241,6 +271,8 @@ export class Delivery {
 
   #retryLater(f: Feed): void {
     if (this.#stopped) return;
+    // No feed socket holds the object in memory now: what it would lose by hibernating goes to the store.
+    this.#checkpoint();
     f.retryAt = now() + FEED_RETRY_MS;
     this.host.wantAlarm(f.retryAt);
   }
@@ -262,10 +294,7 @@ export class Delivery {
     }
     if (frame.type === "gap" && typeof frame.to === "number") {
       // Gone by retention while this session was away: MQTT has no way to say so; skip on.
-      if (f.pending.length === 0 && frame.to > f.next) {
-        f.next = frame.to;
-        this.host.store.setFeed(f.topic, f.partition, f.next);
-      }
+      if (f.pending.length === 0 && frame.to > f.next) f.next = frame.to;
       return;
     }
     if (frame.type !== "message" || typeof frame.offset !== "number") return;
@@ -279,7 +308,6 @@ export class Delivery {
 
   /** Passes a feed's waiting messages to the client in offset order, as far as room allows. */
   #pump(f: Feed): void {
-    const before = f.next;
     while (f.pending.length > 0 && !this.#stopped) {
       const m = f.pending[0]!;
       if (m.offset >= f.next && !this.#deliver(f.topic, m)) break;
@@ -290,16 +318,31 @@ export class Delivery {
       f.unackedBytes += m.bytes;
       f.lastPassed = m.offset;
     }
-    if (f.next !== before) this.host.store.setFeed(f.topic, f.partition, f.next);
-    if (f.ws && (f.unackedCount >= ACK_EVERY_MESSAGES || f.unackedBytes >= ACK_EVERY_BYTES)) {
+    if (f.unackedCount >= ACK_EVERY_MESSAGES || f.unackedBytes >= ACK_EVERY_BYTES) {
+      if (this.#persistent()) this.#checkpoint();
       try {
-        f.ws.send(JSON.stringify({ type: "ack", offset: f.lastPassed }));
+        f.ws?.send(JSON.stringify({ type: "ack", offset: f.lastPassed }));
       } catch {
         // closing: the close handler reopens it
       }
       f.unackedCount = 0;
       f.unackedBytes = 0;
     }
+  }
+
+  /** Whether the session outlives the connection (a crash must not lose its place). */
+  #persistent(): boolean {
+    return (this.host.record()?.sessionExpiry ?? 0) > 0;
+  }
+
+  /** Writes the positions moved and the deliveries in flight changed since the last checkpoint (one commit). */
+  #checkpoint(): void {
+    for (const f of this.#feeds.values()) {
+      if (f.next === f.saved) continue;
+      this.host.store.setFeed(f.topic, f.partition, f.next);
+      f.saved = f.next;
+    }
+    this.#inflight.flush();
   }
 
   /** Sends `m` to the client if any filter matches; false when it must wait for room. */
@@ -345,7 +388,7 @@ function feedKey(topic: string, partition: number): string {
 }
 
 function newFeed(topic: string, partition: number, next: number): Feed {
-  return { topic, partition, next, ws: null, opening: false, pending: [], unackedCount: 0, unackedBytes: 0, lastPassed: next - 1, retryAt: null };
+  return { topic, partition, next, saved: next, ws: null, opening: false, pending: [], unackedCount: 0, unackedBytes: 0, lastPassed: next - 1, retryAt: null };
 }
 
 function closeQuietly(ws: WebSocket | null): void {

@@ -1,14 +1,18 @@
 /**
  * The QoS 1 deliveries a connection has sent and the client has not acknowledged (PUBACK):
- * their packets are in the store (they go to the session and are resent with DUP when it
- * resumes), their ids and sizes here, read from the store on first use after a wake. Also
- * hands out packet ids not in use (§2.2.1).
+ * kept in memory (resent with DUP when the session resumes, handed to the session when the
+ * connection ends) and written to the store only at a checkpoint (`flush`), never per
+ * delivery or PUBACK: a write per message would hold every outgoing frame behind a commit
+ * (the output gate). Read from the store on first use after a wake or CONNECT. Also hands
+ * out packet ids not in use (§2.2.1).
  */
-import type { ConnectionStore } from "./store";
+import type { ConnectionStore, InflightRow } from "./store";
 
 export class Inflight {
-  /** Packet id → packet size, or null until first read from the store. */
-  #ids: Map<number, number> | null = null;
+  /** Packet id → its row (ordered by `seq` as inserted), or null until first read from the store. */
+  #rows: Map<number, InflightRow> | null = null;
+  /** Ids added or removed since the last `flush`. */
+  readonly #dirty = new Set<number>();
   #bytes = 0;
   #seq = 0;
   #nextId = 1;
@@ -24,6 +28,17 @@ export class Inflight {
     return this.#bytes;
   }
 
+  /** The unacknowledged deliveries, oldest first. */
+  rows(): InflightRow[] {
+    return [...this.#state().values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Forgets what memory holds: the next use reads the store (after CONNECT loaded a session). */
+  reload(): void {
+    this.#rows = null;
+    this.#dirty.clear();
+  }
+
   /** A packet id not in flight, or null when all 65,535 are. */
   allocate(): number | null {
     const used = this.#state();
@@ -37,30 +52,41 @@ export class Inflight {
 
   /** Keeps `packet` (sent with `packetId`) until it is acknowledged. */
   add(packetId: number, packet: Uint8Array): void {
-    const ids = this.#state();
-    this.store.putInflight(packetId, ++this.#seq, packet);
-    ids.set(packetId, packet.length);
+    const rows = this.#state();
+    rows.set(packetId, { packetId, seq: ++this.#seq, packet });
+    this.#dirty.add(packetId);
     this.#bytes += packet.length;
   }
 
   /** Done with `packetId` (acknowledged, or discarded as if sent); whether it was in flight. */
   forget(packetId: number): boolean {
-    const ids = this.#state();
-    const size = ids.get(packetId);
-    if (size === undefined) return false;
-    this.store.deleteInflight(packetId);
-    ids.delete(packetId);
-    this.#bytes -= size;
+    const rows = this.#state();
+    const row = rows.get(packetId);
+    if (!row) return false;
+    rows.delete(packetId);
+    this.#dirty.add(packetId);
+    this.#bytes -= row.packet.length;
     return true;
   }
 
-  #state(): Map<number, number> {
-    if (!this.#ids) {
+  /** Makes the store hold what memory holds (the changes since the last flush). */
+  flush(): void {
+    if (!this.#rows) return;
+    for (const id of this.#dirty) {
+      const row = this.#rows.get(id);
+      if (row) this.store.putInflight(id, row.seq, row.packet);
+      else this.store.deleteInflight(id);
+    }
+    this.#dirty.clear();
+  }
+
+  #state(): Map<number, InflightRow> {
+    if (!this.#rows) {
       const rows = this.store.inflight();
-      this.#ids = new Map(rows.map((r) => [r.packetId, r.packet.length]));
+      this.#rows = new Map(rows.map((r) => [r.packetId, r]));
       this.#bytes = rows.reduce((n, r) => n + r.packet.length, 0);
       this.#seq = rows.reduce((n, r) => Math.max(n, r.seq), 0);
     }
-    return this.#ids;
+    return this.#rows;
   }
 }

@@ -3,7 +3,8 @@
  * session it carries while connected (subscriptions, a position per Spool partition it
  * follows, unacknowledged QoS 1 deliveries), inbound QoS 2 packet ids awaiting PUBREL,
  * topic aliases and the bytes of an unfinished packet. Everything that must outlive
- * hibernation or a restart is here, so the alarm can end a connection the runtime dropped.
+ * hibernation or a restart is here, so the alarm can end a connection the runtime dropped;
+ * positions and deliveries in flight as of delivery.ts's last checkpoint, not per message.
  * When the connection ends, the session part goes to the client id's MqttSession and the
  * object deletes everything.
  */
@@ -115,10 +116,6 @@ export class ConnectionStore {
     for (const sub of s.subscriptions) this.putSubscription(sub);
     for (const f of s.feeds) this.setFeed(f.topic, f.partition, f.next);
     for (const i of s.inflight) this.putInflight(i.packetId, i.seq, i.packet);
-  }
-
-  session(): SessionState {
-    return { subscriptions: this.subscriptions(), feeds: this.feeds(), inflight: this.inflight() };
   }
 
   subscriptions(): SubscriptionRow[] {

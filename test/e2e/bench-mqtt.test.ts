@@ -1,37 +1,20 @@
 // The MQTT fan-out bench (bench/mqtt/main.ts) end to end with tiny settings: it starts its own
 // Spool (Miniflare) and aedes, and writes JSON and Markdown with every row measured. No timing
 // thresholds: figures are only checked to exist and be positive numbers.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROWS } from "../../bench/mqtt/messages.ts";
 import type { MqttBenchResults } from "../../bench/mqtt/report.ts";
+import { positive, runBench } from "./bench-run";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const out = mkdtempSync(join(tmpdir(), "spool-bench-mqtt-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ["bench/mqtt/main.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      done({ code, output });
-    });
-  });
-}
-
-const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
-
 describe("MQTT bench", () => {
   it("bench - a tiny MQTT fan-out run measures every row on Spool and aedes", async () => {
-    const { code, output } = await runBench(["--sizes", "5", "--seconds", "1", "--runs", "1", "--out", out], 100_000);
+    const { code, output } = await runBench("bench/mqtt/main.ts", ["--sizes", "5", "--seconds", "1", "--runs", "1", "--out", out], 100_000);
     expect(code, output).toBe(0);
 
     const results = JSON.parse(readFileSync(join(out, "mqtt-fanout.json"), "utf8")) as MqttBenchResults;

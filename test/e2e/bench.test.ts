@@ -1,35 +1,18 @@
 // The bench harness itself: a --quick run of one scenario writes JSON, Markdown and SVG
 // whose rows carry Spool's figure next to a baseline measured in the same run. No timing
 // thresholds: figures are only checked to exist and be positive numbers.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { positive, runBench } from "./bench-run";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const out = mkdtempSync(join(tmpdir(), "spool-bench-test-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ["bench/run.mjs", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      done({ code, output });
-    });
-  });
-}
-
-const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
-
 describe("bench harness", () => {
   it("bench - quick publish run reports Spool and its same-run baseline in JSON, Markdown and SVG", async () => {
-    const { code, output } = await runBench(["--quick", "--scenario", "publish-1", "--seconds", "1", "--out", out], 150_000);
+    const { code, output } = await runBench("bench/run.mjs", ["--quick", "--scenario", "publish-1", "--seconds", "1", "--out", out], 150_000);
     expect(code, output).toBe(0);
 
     const results = JSON.parse(readFileSync(join(out, "latest.json"), "utf8"));
@@ -63,7 +46,7 @@ describe("bench harness", () => {
   it("bench - unknown option is refused with a usage error and writes nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "spool-bench-bad-"));
     try {
-      const { code, output } = await runBench(["--no-such-option", "--out", dir], 30_000);
+      const { code, output } = await runBench("bench/run.mjs", ["--no-such-option", "--out", dir], 30_000);
       expect(code).not.toBe(0);
       expect(output).toMatch(/no-such-option/);
       expect(() => readFileSync(join(dir, "latest.json"))).toThrow();

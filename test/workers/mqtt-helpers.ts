@@ -27,6 +27,12 @@ export interface ServerPacket {
 
 export const T = { CONNACK: 2, PUBLISH: 3, PUBACK: 4, PUBREC: 5, PUBCOMP: 7, SUBACK: 9, UNSUBACK: 11, PINGRESP: 13, DISCONNECT: 14 } as const;
 
+/** Waits until everything the server had to send before a PINGRESP has arrived (one connection, in order). */
+export async function settled(c: RawMqtt): Promise<void> {
+  c.send(PINGREQ);
+  await c.next((p) => p.type === T.PINGRESP);
+}
+
 function frame(type: number, flags: number, body: ByteWriter): Uint8Array {
   const w = new ByteWriter();
   w.byte((type << 4) | flags);

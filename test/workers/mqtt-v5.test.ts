@@ -5,16 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { ReasonCodes } from "../../durable-objects/mqtt/reasons";
 import { callJson, uniqueName } from "./helpers";
-import { authPacket, PINGREQ, publishPacket, pubackPacket, RawMqtt, subscribePacket, T, type ServerPacket } from "./mqtt-helpers";
+import { authPacket, publishPacket, pubackPacket, RawMqtt, settled, subscribePacket, T, type ServerPacket } from "./mqtt-helpers";
 
 const text = (b?: Uint8Array) => new TextDecoder().decode(b);
 const publishes = (c: RawMqtt): ServerPacket[] => c.packets.filter((p) => p.type === T.PUBLISH);
-
-/** Everything the server had to send before a PINGRESP has arrived (one connection, in order). */
-async function settled(c: RawMqtt): Promise<void> {
-  c.send(PINGREQ);
-  await c.next((p) => p.type === T.PINGRESP);
-}
 
 describe("mqtt 5", () => {
   it("mqtt 5 - a PUBLISH over the client's Maximum Packet Size is skipped as if sent; the ones around it come in order", async () => {
