@@ -58,6 +58,8 @@ export interface MiniflareOptions {
   durableObjects: Record<string, ObjectBinding>;
   /** Only with --profile: an attached inspector costs a little even when idle. */
   inspectorPort?: number;
+  /** State directory to use and keep (a restart on the same state); default a temp dir removed at stop. */
+  persistTo?: string;
 }
 
 export interface BenchServer {
@@ -139,7 +141,7 @@ export async function startMiniflare(
 
 /** Runs the bundle at `scriptPath` under Miniflare, with a direct socket to the Worker, persisting to a temp dir. */
 export async function runMiniflare(scriptPath: string, o: MiniflareOptions): Promise<BenchServer> {
-  const persistTo = mkdtempSync(join(tmpdir(), "spool-bench-"));
+  const persistTo = o.persistTo ?? mkdtempSync(join(tmpdir(), "spool-bench-"));
   const mf = new Miniflare(convertV4MiniflareOptions({
     host: "127.0.0.1",
     port: 0,
@@ -169,10 +171,18 @@ export async function runMiniflare(scriptPath: string, o: MiniflareOptions): Pro
     pids: () => processTree(process.pid).filter((pid) => pid !== process.pid && processNames([pid])[0] === "workerd"),
     stop: async () => {
       await mf.dispose();
-      rmSync(persistTo, { recursive: true, force: true });
+      if (!o.persistTo) rmSync(persistTo, { recursive: true, force: true });
     },
   };
 }
+
+/** Every Durable Object wrangler.toml binds: Spool as shipped (worker/index.ts). */
+export const ALL_SPOOL_OBJECTS: Record<string, ObjectBinding> = {
+  ...SPOOL_OBJECTS,
+  TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
+  MQTT_CONNECTIONS: { className: "MqttConnection", useSQLite: true },
+  MQTT_SESSIONS: { className: "MqttSession", useSQLite: true },
+};
 
 /**
  * Runs the bundle Miniflare ran (`<workDir>/worker.mjs`) through `wrangler dev`, from a

@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { runGenerator } from "../generator.ts";
 import { loadAverage } from "../procstat.ts";
-import { bundleWorker, runMiniflare, SPOOL_OBJECTS, type BenchServer } from "../server.ts";
+import { ALL_SPOOL_OBJECTS, bundleWorker, runMiniflare, type BenchServer } from "../server.ts";
 import { median } from "../stats.ts";
 import { ROWS, type FanoutArgs, type FanoutResult, type RowKind } from "./messages.ts";
 import { markdown, type MqttBenchResults, type Row } from "./report.ts";
@@ -48,12 +48,7 @@ if (![seconds, runs, window, ...sizes].every((n) => Number.isFinite(n) && n > 0)
 function startSpool(scriptPath: string): Promise<BenchServer> {
   return runMiniflare(scriptPath, {
     name: WORKER,
-    durableObjects: {
-      ...SPOOL_OBJECTS,
-      TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
-      MQTT_CONNECTIONS: { className: "MqttConnection", useSQLite: true },
-      MQTT_SESSIONS: { className: "MqttSession", useSQLite: true },
-    },
+    durableObjects: ALL_SPOOL_OBJECTS,
   });
 }
 

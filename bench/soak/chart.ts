@@ -30,7 +30,7 @@ export function soakChart(report: SoakReport): string {
   const body = [
     ...panel("server RSS over time (s)", 40, [
       { label: "all processes (MB)", colour: "#1f77b4", points: report.rss.map((s) => [s.atMs / 1000, s.totalBytes / 1e6]) },
-      { label: "workerd (MB)", colour: "#ff7f0e", points: report.rss.map((s) => [s.atMs / 1000, s.workerdBytes / 1e6]) },
+      { label: "Spool's workerd (MB)", colour: "#ff7f0e", points: report.rss.map((s) => [s.atMs / 1000, s.spoolBytes / 1e6]) },
     ], "MB"),
     ...panel("send latency per minute", 40 + H + 60, [
       { label: "send p50 (ms)", colour: "#2ca02c", points: minutes("send", "p50") },

@@ -5,6 +5,7 @@
  *
  *   npm run soak -- --minutes 12 --kill-every 3 --pause 50 --batch 10 --partitions 4
  *   npm run soak -- --minutes 5 --kill-every 0          # no kills
+ *   npm run soak -- --server wrangler-dev                # through wrangler dev, as npm start runs (default: direct socket)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -25,8 +26,13 @@ const { values } = parseArgs({
     ws: { type: "string" },
     sse: { type: "string" },
     out: { type: "string" },
+    server: { type: "string", description: "direct (Miniflare, direct socket; default) or wrangler-dev" },
   },
 });
+if (values.server !== undefined && values.server !== "direct" && values.server !== "wrangler-dev") {
+  console.error(`--server takes direct or wrangler-dev, not '${values.server}'`);
+  process.exit(2);
+}
 
 const num = (v: string | undefined, fallback: number): number => (v === undefined ? fallback : Number(v));
 const options: SoakOptions = {
@@ -41,6 +47,7 @@ const options: SoakOptions = {
   publishers: num(values.publishers, DEFAULT_SOAK.publishers),
   wsSubscribers: num(values.ws, DEFAULT_SOAK.wsSubscribers),
   sseSubscribers: num(values.sse, DEFAULT_SOAK.sseSubscribers),
+  server: values.server === "wrangler-dev" ? "wrangler-dev" : "direct",
   log: (line) => console.log(`[soak] ${line}`),
 };
 
@@ -52,7 +59,7 @@ writeFileSync(join(outDir, "soak.svg"), soakChart(report));
 console.log(`[soak] counts ${JSON.stringify(report.counts)}`);
 for (const row of report.rssPerMinuteMb) {
   const send = report.latency.find((l) => l.minute === row.minute && l.op === "send");
-  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (workerd ${row.workerdMb} MB), state ${row.stateMb} MB, load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
+  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (Spool's workerd ${row.spoolMb} MB), state ${row.stateMb} MB, load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
 }
 for (const [name, list] of Object.entries(report.guarantees)) console.log(`[soak] ${name}: ${list.length === 0 ? "held" : `${list.length} violations, e.g. ${list.slice(0, 3).join("; ")}`}`);
 console.log(`[soak] wrote ${join(outDir, "soak.json")} and soak.svg`);

@@ -1,6 +1,6 @@
 /**
- * One soak run against a real local Spool (`wrangler dev` with persisted state, from
- * test/e2e/server.ts): sets up a queue, a partitioned topic with a consumer group and a
+ * One soak run against a real local Spool with persisted state (servers.ts: Miniflare with a
+ * direct socket by default, or `wrangler dev` as `npm start` runs it): sets up a queue, a partitioned topic with a consumer group and a
  * topic→queue subscription, runs the load for `durationMs` (killing the server with SIGKILL
  * every `killEveryMs` and starting it again on the same state), samples the server's RSS,
  * then stops writers, lets readers catch up, verifies every guarantee and reports. Bounded:
@@ -8,15 +8,17 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { startServer, type LocalServer } from "../../test/e2e/server.ts";
-import { listeningPid, loadAverage, processGroupOf, processNames, rssBytes } from "../procstat.ts";
+import { loadAverage, rssBytes } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
 import { startLoad, type LoadShape, type Stop } from "./load.ts";
+import { removeState, startSoakServer, type SoakServer, type SoakServerKind } from "./servers.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
 
 /** The load's shape (names aside, which a run picks itself), plus how long, how often to kill, and how to drain. */
 export interface SoakOptions extends Omit<LoadShape, "queue" | "forwardQueue" | "topic" | "group"> {
   durationMs: number;
+  /** Which server (servers.ts); default "direct". */
+  server?: SoakServerKind;
   /** 0: never kill. */
   killEveryMs: number;
   /** Deadline of each drain at the end. */
@@ -32,8 +34,10 @@ export const DEFAULT_SOAK: SoakOptions = {
 
 export interface RssSample {
   atMs: number;
+  /** Every process of the server (wrangler and its proxy too, under wrangler dev). */
   totalBytes: number;
-  workerdBytes: number;
+  /** The workerd process running Spool's Worker and objects. */
+  spoolBytes: number;
   /** Size of the persisted state (what `.wrangler/state` holds under npm start). */
   stateBytes: number;
   /** The machine's 1-minute load average: latency on a shared machine is read beside it. */
@@ -47,17 +51,15 @@ export interface SoakReport {
   counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
   rss: RssSample[];
   /** Highest RSS seen per minute (MB), across restarts, and the state's size at the minute's end. */
-  rssPerMinuteMb: Array<{ minute: number; totalMb: number; workerdMb: number; stateMb: number; load1: number }>;
+  rssPerMinuteMb: Array<{ minute: number; totalMb: number; spoolMb: number; stateMb: number; load1: number }>;
   latency: ReturnType<Ledger["latencyPerMinute"]>;
   guarantees: Guarantees;
   violations: number;
 }
 
-function sampleRss(server: LocalServer): Omit<RssSample, "atMs"> {
-  const pid = listeningPid(server.port);
-  const group = pid === undefined ? [] : processGroupOf(pid);
-  const names = processNames(group);
-  return { totalBytes: rssBytes(group), workerdBytes: rssBytes(group.filter((_, i) => names[i] === "workerd")), stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0] };
+function sampleRss(server: SoakServer): Omit<RssSample, "atMs"> {
+  const spool = rssBytes(server.spoolPids());
+  return { totalBytes: spool + rssBytes(server.otherPids()), spoolBytes: spool, stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0] };
 }
 
 /** Bytes of every file under `dir` (files vanish as SQLite checkpoints: those count as 0). */
@@ -78,7 +80,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const ledger = new Ledger();
   const started = Date.now();
-  let server = await startServer();
+  const kind = options.server ?? "direct";
+  let server = await startSoakServer(kind);
   const on: Target = { url: server.url, adminKey: server.adminKey };
   const names: Names = { queue: "soak-q", topic: "soak-t", partitions: options.partitions, group: "soak-g", subscription: "soak-fwd", forwardQueue: "soak-fwd-q" };
   const rss: RssSample[] = [];
@@ -115,7 +118,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         log(`kill -9 at ${Math.round((Date.now() - started) / 1000)} s`);
         await server.crash();
         ledger.counts.kills++;
-        server = await startServer({ persistTo: server.persistTo });
+        server = await startSoakServer(kind, server.persistTo);
         on.url = server.url; // the clients read it on every call
         nextKill += options.killEveryMs;
       }
@@ -152,6 +155,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   } finally {
     writers.now = readers.now = true; // on a failure too, so no client loop outlives the run
     await server.stop();
+    removeState(server);
   }
 }
 
@@ -159,10 +163,10 @@ function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
   const out = new Map<number, SoakReport["rssPerMinuteMb"][number]>();
   for (const s of rss) {
     const minute = Math.floor(s.atMs / 60_000);
-    const row = out.get(minute) ?? { minute, totalMb: 0, workerdMb: 0, stateMb: 0, load1: 0 };
+    const row = out.get(minute) ?? { minute, totalMb: 0, spoolMb: 0, stateMb: 0, load1: 0 };
     row.load1 = Math.max(row.load1, s.load1);
     row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
-    row.workerdMb = Math.max(row.workerdMb, Math.round(s.workerdBytes / 1e6));
+    row.spoolMb = Math.max(row.spoolMb, Math.round(s.spoolBytes / 1e6));
     row.stateMb = Math.round(s.stateBytes / 1e6);
     out.set(minute, row);
   }
