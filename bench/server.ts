@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { build, stop as stopEsbuild } from "esbuild";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { startServer } from "../test/e2e/server.ts";
+import { readWranglerToml, WORKERD_BUNDLE_OPTIONS } from "../testing/bundle.ts";
 import { listeningPid, processGroupOf, processNames, processTree } from "./procstat.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -105,19 +106,12 @@ function existsAt(ref: string, path: string): boolean {
 export async function bundleWorker(outDir: string, sourceRoot = ROOT, entry = join(sourceRoot, "bench/worker/index.ts")): Promise<string> {
   const outfile = join(outDir, "worker.mjs");
   await build({
+    ...WORKERD_BUNDLE_OPTIONS,
     entryPoints: [entry],
     nodePaths: [join(ROOT, "node_modules")],
     outfile,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"],
-    external: ["node:*", "cloudflare:*"],
     sourcemap: "external", // worker.mjs.map: lets --profile name Spool's files and lines
     minify: false,
-    logLevel: "warning",
   });
   await stopEsbuild(); // its service process would otherwise linger in our process tree
   return outfile;
@@ -176,13 +170,11 @@ export async function runMiniflare(scriptPath: string, o: MiniflareOptions): Pro
   };
 }
 
-/** Every Durable Object wrangler.toml binds: Spool as shipped (worker/index.ts). */
-export const ALL_SPOOL_OBJECTS: Record<string, ObjectBinding> = {
-  ...SPOOL_OBJECTS,
-  TOPIC_RELAYS: { className: "TopicRelay", useSQLite: true },
-  MQTT_CONNECTIONS: { className: "MqttConnection", useSQLite: true },
-  MQTT_SESSIONS: { className: "MqttSession", useSQLite: true },
-};
+/** Every Durable Object wrangler.toml binds: Spool as shipped (worker/index.ts), read from it so the list cannot drift. */
+export const ALL_SPOOL_OBJECTS: Record<string, ObjectBinding> = Object.fromEntries(
+  Object.entries(readWranglerToml(readFileSync(join(ROOT, "wrangler.toml"), "utf8")).durableObjects)
+    .map(([name, o]) => [name, { className: o.className, useSQLite: true as const }]),
+);
 
 /**
  * Runs the bundle Miniflare ran (`<workDir>/worker.mjs`) through `wrangler dev`, from a

@@ -41,22 +41,23 @@ export async function workerBundle(): Promise<WorkerBundle> {
 
 let fromSource: Promise<WorkerBundle> | undefined;
 
+/** How wrangler bundles a Worker for workerd (its conditions; node: and cloudflare: left to the runtime); the benches use it too. */
+export const WORKERD_BUNDLE_OPTIONS = {
+  bundle: true,
+  format: "esm" as const,
+  platform: "neutral" as const,
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["browser", "module", "main"],
+  external: ["node:*", "cloudflare:*"],
+  logLevel: "warning" as const,
+};
+
 /** Bundles worker/index.ts of the repository at `root` into `outDir` and writes its config beside it. */
 export async function buildWorker(root: string, outDir: string): Promise<WorkerBundle> {
   const esbuild = await import("esbuild");
   const scriptPath = join(outDir, BUNDLE_FILE);
-  await esbuild.build({
-    entryPoints: [join(root, "worker", "index.ts")],
-    outfile: scriptPath,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2022",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["browser", "module", "main"],
-    external: ["node:*", "cloudflare:*"],
-    logLevel: "warning",
-  });
+  await esbuild.build({ ...WORKERD_BUNDLE_OPTIONS, entryPoints: [join(root, "worker", "index.ts")], outfile: scriptPath });
   await esbuild.stop();
   const config = readWranglerToml(readFileSync(join(root, "wrangler.toml"), "utf8"));
   writeFileSync(join(outDir, CONFIG_FILE), JSON.stringify(config, null, 2));
