@@ -18,6 +18,8 @@ export interface LoadShape {
   group: string;
   producers: number;
   leaseConsumers: number;
+  /** Push consumers on the queue's WebSocket (each drops itself every 20–40 s). */
+  pushConsumers: number;
   publishers: number;
   wsSubscribers: number;
   sseSubscribers: number;
@@ -262,7 +264,7 @@ export function startLoad(on: Target, ledger: Ledger, shape: LoadShape, writers:
   const tasks: Promise<void>[] = [];
   for (let k = 0; k < shape.producers; k++) tasks.push(producer(on, ledger, shape, k, writers));
   for (let k = 0; k < shape.leaseConsumers; k++) tasks.push(leaseConsumer(on, ledger, shape, stop));
-  tasks.push(pushConsumer(on, ledger, shape, stop));
+  for (let k = 0; k < shape.pushConsumers; k++) tasks.push(pushConsumer(on, ledger, shape, stop));
   for (let k = 0; k < shape.publishers; k++) tasks.push(publisher(on, ledger, shape, k, writers));
   tasks.push(groupConsumer(on, ledger, shape, stop));
   tasks.push(forwardConsumer(on, ledger, shape, stop));

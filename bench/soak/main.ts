@@ -22,6 +22,7 @@ const { values } = parseArgs({
     partitions: { type: "string" },
     producers: { type: "string" },
     consumers: { type: "string" },
+    push: { type: "string", description: "push consumers on the queue's WebSocket" },
     publishers: { type: "string" },
     ws: { type: "string" },
     sse: { type: "string" },
@@ -44,6 +45,7 @@ const options: SoakOptions = {
   partitions: num(values.partitions, DEFAULT_SOAK.partitions),
   producers: num(values.producers, DEFAULT_SOAK.producers),
   leaseConsumers: num(values.consumers, DEFAULT_SOAK.leaseConsumers),
+  pushConsumers: num(values.push, DEFAULT_SOAK.pushConsumers),
   publishers: num(values.publishers, DEFAULT_SOAK.publishers),
   wsSubscribers: num(values.ws, DEFAULT_SOAK.wsSubscribers),
   sseSubscribers: num(values.sse, DEFAULT_SOAK.sseSubscribers),
@@ -59,7 +61,7 @@ writeFileSync(join(outDir, "soak.svg"), soakChart(report));
 console.log(`[soak] counts ${JSON.stringify(report.counts)}`);
 for (const row of report.rssPerMinuteMb) {
   const send = report.latency.find((l) => l.minute === row.minute && l.op === "send");
-  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (Spool's workerd ${row.spoolMb} MB), state ${row.stateMb} MB, load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
+  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (Spool's workerd ${row.spoolMb} MB), state ${row.stateMb} MB,${row.heapMb === undefined ? "" : ` V8 heap ${row.heapMb} MB,`} load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
 }
 for (const [name, list] of Object.entries(report.guarantees)) console.log(`[soak] ${name}: ${list.length === 0 ? "held" : `${list.length} violations, e.g. ${list.slice(0, 3).join("; ")}`}`);
 console.log(`[soak] wrote ${join(outDir, "soak.json")} and soak.svg`);

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../test/e2e/server.ts";
+import { HeapInspector, type HeapUsage } from "./heap.ts";
 import { listeningPid, processGroupOf, processNames } from "../procstat.ts";
 import { ALL_SPOOL_OBJECTS, BENCH_ADMIN_KEY, bundleWorker, ROOT, runMiniflare } from "../server.ts";
 
@@ -29,16 +30,19 @@ export interface SoakServer {
   stop(): Promise<void>;
   /** SIGKILL to every server process at once, as a crash would; the state stays. */
   crash(): Promise<void>;
+  /** Spool's V8 heap after a full GC (only a direct server started with an inspector port). */
+  heap?(): Promise<HeapUsage>;
 }
 
 /** Where the direct server's bundle is built, once per soak process. */
 let bundled: Promise<string> | undefined;
 
-export async function startSoakServer(kind: SoakServerKind, persistTo?: string): Promise<SoakServer> {
-  return kind === "direct" ? startDirect(persistTo) : startWrangler(persistTo);
+/** `inspectorPort` (direct only): opens workerd's inspector there, so `heap()` can read the isolate's heap. */
+export async function startSoakServer(kind: SoakServerKind, persistTo?: string, inspectorPort?: number): Promise<SoakServer> {
+  return kind === "direct" ? startDirect(persistTo, inspectorPort) : startWrangler(persistTo);
 }
 
-async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-"))): Promise<SoakServer> {
+async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")), inspectorPort?: number): Promise<SoakServer> {
   bundled ??= (async () => {
     // Inside the project: Miniflare names modules relative to the working directory and refuses "..".
     const dir = join(ROOT, "bench/results/tmp", `soak-${process.pid}`);
@@ -46,7 +50,8 @@ async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")
     process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     return bundleWorker(dir, ROOT, join(ROOT, "worker/index.ts"));
   })();
-  const server = await runMiniflare(await bundled, { name: "spool", durableObjects: ALL_SPOOL_OBJECTS, persistTo });
+  const server = await runMiniflare(await bundled, { name: "spool", durableObjects: ALL_SPOOL_OBJECTS, persistTo, inspectorPort });
+  let inspector: Promise<HeapInspector> | undefined;
   return {
     kind: "direct",
     url: server.url,
@@ -54,8 +59,18 @@ async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")
     persistTo,
     spoolPids: () => server.pids(),
     otherPids: () => [],
-    stop: () => server.stop(),
+    stop: async () => {
+      (await inspector?.catch(() => undefined))?.close();
+      await server.stop();
+    },
+    ...(inspectorPort ? {
+      heap: async () => {
+        inspector ??= HeapInspector.connect(inspectorPort, "core:user:spool");
+        return (await inspector).usage();
+      },
+    } : {}),
     crash: async () => {
+      (await inspector?.catch(() => undefined))?.close();
       for (const pid of server.pids()) {
         try {
           process.kill(pid, "SIGKILL");

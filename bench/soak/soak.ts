@@ -7,6 +7,7 @@
  * every phase has a deadline, and the server is always stopped, whatever fails.
  */
 import { readdirSync, statSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { loadAverage, rssBytes } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
@@ -28,7 +29,7 @@ export interface SoakOptions extends Omit<LoadShape, "queue" | "forwardQueue" | 
 }
 
 export const DEFAULT_SOAK: SoakOptions = {
-  durationMs: 12 * 60_000, killEveryMs: 3 * 60_000, partitions: 4, producers: 4, leaseConsumers: 6, publishers: 2,
+  durationMs: 12 * 60_000, killEveryMs: 3 * 60_000, partitions: 4, producers: 4, leaseConsumers: 6, pushConsumers: 1, publishers: 2,
   wsSubscribers: 8, sseSubscribers: 4, batch: 10, pauseMs: 50, reconnectMs: [20_000, 60_000], drainMs: 120_000,
 };
 
@@ -42,6 +43,8 @@ export interface RssSample {
   stateBytes: number;
   /** The machine's 1-minute load average: latency on a shared machine is read beside it. */
   load1: number;
+  /** Spool's V8 heap after a full GC (direct server, once a minute): flat while RSS grows means memory held natively. */
+  heapUsedBytes?: number;
 }
 
 export interface SoakReport {
@@ -51,7 +54,7 @@ export interface SoakReport {
   counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
   rss: RssSample[];
   /** Highest RSS seen per minute (MB), across restarts, and the state's size at the minute's end. */
-  rssPerMinuteMb: Array<{ minute: number; totalMb: number; spoolMb: number; stateMb: number; load1: number }>;
+  rssPerMinuteMb: Array<{ minute: number; totalMb: number; spoolMb: number; stateMb: number; load1: number; heapMb?: number }>;
   latency: ReturnType<Ledger["latencyPerMinute"]>;
   guarantees: Guarantees;
   violations: number;
@@ -81,7 +84,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const ledger = new Ledger();
   const started = Date.now();
   const kind = options.server ?? "direct";
-  let server = await startSoakServer(kind);
+  // The direct server opens workerd's inspector, so the run can read Spool's V8 heap beside RSS.
+  const inspectorPort = kind === "direct" ? await freePort() : undefined;
+  let server = await startSoakServer(kind, undefined, inspectorPort);
   const on: Target = { url: server.url, adminKey: server.adminKey };
   const names: Names = { queue: "soak-q", topic: "soak-t", partitions: options.partitions, group: "soak-g", subscription: "soak-fwd", forwardQueue: "soak-fwd-q" };
   const rss: RssSample[] = [];
@@ -109,7 +114,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let nextRss = Date.now();
     while (Date.now() < end) {
       if (Date.now() >= nextRss) {
-        rss.push({ atMs: Date.now() - started, ...sampleRss(server) });
+        const sample: RssSample = { atMs: Date.now() - started, ...sampleRss(server) };
+        if (server.heap && rss.length % 12 === 0) sample.heapUsedBytes = await server.heap().then((h) => h.usedBytes, () => undefined);
+        rss.push(sample);
         nextRss += 5_000;
         const last = rss[rss.length - 1]!;
         if (rss.length % 12 === 1) log(`${Math.round(last.atMs / 1000)} s: rss ${Math.round(last.totalBytes / 1e6)} MB, sends ${ledger.counts.sends}, publishes ${ledger.counts.publishes}, live ${ledger.liveDeliveries}`);
@@ -118,7 +125,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         log(`kill -9 at ${Math.round((Date.now() - started) / 1000)} s`);
         await server.crash();
         ledger.counts.kills++;
-        server = await startSoakServer(kind, server.persistTo);
+        server = await startSoakServer(kind, server.persistTo, inspectorPort);
         on.url = server.url; // the clients read it on every call
         nextKill += options.killEveryMs;
       }
@@ -159,6 +166,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
 }
 
+/** A port nothing listens on now (for the inspector). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
   const out = new Map<number, SoakReport["rssPerMinuteMb"][number]>();
   for (const s of rss) {
@@ -168,6 +187,7 @@ function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
     row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
     row.spoolMb = Math.max(row.spoolMb, Math.round(s.spoolBytes / 1e6));
     row.stateMb = Math.round(s.stateBytes / 1e6);
+    if (s.heapUsedBytes !== undefined) row.heapMb = Math.round(s.heapUsedBytes / 1e6);
     out.set(minute, row);
   }
   return [...out.values()];

@@ -21,6 +21,7 @@ import type { Result } from "../../protocol/errors";
 import { catalogStub } from "../env";
 import { AlarmScheduler, earliestOf } from "../shared/alarm";
 import { now, type DueReport, type RunDueOptions } from "../shared/clock";
+import { WakeList } from "../shared/wake-list";
 import { admit, release, type CreateOptions } from "./admission";
 import { LIMITS, resolveConfig } from "./config";
 import { Consumers } from "./consumers";
@@ -48,7 +49,7 @@ export class QueueObject extends DurableObject<Env> {
   readonly #consumers: Consumers;
   readonly #alarm: AlarmScheduler;
   /** Long polls waiting for something to change (in memory: they live only as long as their request). */
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new WakeList();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -318,19 +319,11 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
   }
 
   /** Resolves at the next change (`#wake`) or at `deadline` on the objects' clock, whichever comes first. */
-  #waitForChange(deadline: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, deadline - now()));
-      this.#waiters.add(done);
-    });
+  async #waitForChange(deadline: number): Promise<void> {
+    await this.#waiters.wait(deadline - now());
   }
 }

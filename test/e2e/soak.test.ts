@@ -12,7 +12,7 @@ describe("soak", () => {
   it("soak - two minutes of mixed load with one kill -9 keep every guarantee", async () => {
     const report = await runSoak({
       durationMs: 120_000, killEveryMs: 60_000, partitions: 2,
-      producers: 2, leaseConsumers: 3, publishers: 1, wsSubscribers: 3, sseSubscribers: 2,
+      producers: 2, leaseConsumers: 3, pushConsumers: 1, publishers: 1, wsSubscribers: 3, sseSubscribers: 2,
       // Modest rates, so a loaded 2-core machine keeps up and the drains end well in time.
       batch: 5, pauseMs: 200, reconnectMs: [10_000, 30_000], drainMs: 90_000,
     });

@@ -59,7 +59,9 @@ export async function deliverWebhook(d: WebhookDelivery, env: { SPOOL_ALLOW_PRIV
   const onAbort = (): void => controller.abort();
   d.signal.addEventListener("abort", onAbort);
   // An in-memory timer is fine here: it only bounds this one request; a restart ends it anyway.
-  const timer = setTimeout(() => controller.abort(), d.timeoutMs);
+  // It is left to fire (aborting a finished request does nothing), never cleared: a cleared
+  // timer keeps native memory in a Durable Object until eviction (shared/wake-list.ts).
+  setTimeout(() => controller.abort(), d.timeoutMs);
   try {
     const res = await doFetch(new Request(d.url, { method: "POST", headers, body: raw, redirect: "manual", signal: controller.signal }));
     await res.body?.cancel().catch(() => {});
@@ -72,7 +74,6 @@ export async function deliverWebhook(d: WebhookDelivery, env: { SPOOL_ALLOW_PRIV
     logThrown(`webhook delivery ${d.deliveryId}`, err);
     return { ok: false, code: "WEBHOOK_UNREACHABLE", message: "the webhook could not be reached (no connection, or it was lost)" };
   } finally {
-    clearTimeout(timer);
     d.signal.removeEventListener("abort", onAbort);
   }
 }

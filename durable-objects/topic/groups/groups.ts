@@ -12,6 +12,7 @@
 import type { Env } from "../../env";
 import type { ErrorValue, Result } from "../../../protocol/errors";
 import { now } from "../../shared/clock";
+import { WakeList } from "../../shared/wake-list";
 import { moveDeadLetters, type DeadLetterContext } from "./dead-letters";
 import { quotaExceeded, quotaOf } from "../../catalog/quotas";
 import {
@@ -37,7 +38,7 @@ export interface GroupCreated {
 
 export class ConsumerGroups implements PartitionModule, PartitionReporter {
   /** Long polls waiting for something to deliver, per group (in memory: a poll dies with the instance). */
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, WakeList>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -148,21 +149,9 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
   async waitForWork(name: string, ms: number): Promise<boolean> {
     if (!this.log.exists()) return false;
     if (this.hasWork(name)) return true;
-    return new Promise((resolve) => {
-      let set = this.waiters.get(name);
-      if (!set) this.waiters.set(name, (set = new Set()));
-      const waiters = set;
-      const wake = (): void => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(wake);
-        resolve(false);
-      }, Math.max(0, ms));
-      waiters.add(wake);
-    });
+    let list = this.waiters.get(name);
+    if (!list) this.waiters.set(name, (list = new WakeList()));
+    return list.wait(ms);
   }
 
   /** Settles leased messages. A receipt that is not a live lease of this group fails. */
@@ -304,8 +293,8 @@ export class ConsumerGroups implements PartitionModule, PartitionReporter {
 
   /** Wakes the long polls of one group, or of all groups (null). */
   private wake(name: string | null): void {
-    const sets = name === null ? [...this.waiters.values()] : [this.waiters.get(name)].filter((s) => s !== undefined);
-    for (const set of sets) for (const w of [...set]) w();
+    if (name === null) for (const list of this.waiters.values()) list.wake();
+    else this.waiters.get(name)?.wake();
   }
 }
 

@@ -17,6 +17,7 @@
  * wakes at it by itself, and the partition's alarm wakes it too (`SseStreams.endExpired`).
  */
 import { now } from "../../shared/clock";
+import { WakeList } from "../../shared/wake-list";
 import { sseGapEvent, sseMessageEvent, type CachedMessage } from "./frames";
 
 export interface SseOptions {
@@ -146,7 +147,7 @@ export function openSseStream(
  */
 export class SseStreams {
   private readonly open = new Set<SseHandle>();
-  private waiters = new Set<() => void>();
+  private readonly waiters = new WakeList();
 
   /**
    * `options` is read at each stream's start, so a test may change it in place; `onChange`
@@ -192,9 +193,7 @@ export class SseStreams {
 
   /** Something was appended (or the topic is going away): every waiting stream looks again. */
   wake(): void {
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const w of waiters) w();
+    this.waiters.wake();
   }
 
   /** Ends every stream at its next chunk (topic deleted). */
@@ -204,16 +203,7 @@ export class SseStreams {
   }
 
   private waitForAppend(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(wake);
-        resolve(false);
-      }, ms);
-      this.waiters.add(wake);
-    });
+    return this.waiters.wait(ms);
   }
+
 }

@@ -13,6 +13,7 @@ import type { TopicConfigPatch } from "../../../protocol/topics";
 import type { Env } from "../../env";
 import { partitionStub } from "../../env";
 import { now } from "../../shared/clock";
+import { WakeList } from "../../shared/wake-list";
 import type { TopicInfo } from "../config";
 import type { TopicLog } from "../log/log";
 import type { AppendAdmission } from "../log/schema";
@@ -55,7 +56,7 @@ export class StreamModule implements PartitionModule {
   readonly #host: StreamHost;
   readonly #rc: ReadContext;
   /** Long-poll reads waiting for an append or a close. */
-  #waiters = new Set<() => void>();
+  readonly #waiters = new WakeList();
   /** The tail of the lifecycle queue: create, delete, expiry and fork references run one at a time. */
   #lifecycle: Promise<unknown> = Promise.resolve();
 
@@ -83,7 +84,7 @@ export class StreamModule implements PartitionModule {
 
   /** Something was appended (through the stream or `/v1/topics`): long-polls look again. */
   onAppend(): void {
-    for (const wake of [...this.#waiters]) wake();
+    this.#waiters.wake();
   }
 
   /** The object is being wiped: waiting reads answer now. */
@@ -311,19 +312,7 @@ export class StreamModule implements PartitionModule {
       return !m || m.closed || m.deleted || !this.#host.log.exists() || tailOf(this.#rc, m) > position;
     };
     if (settled()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        if (!settled()) return;
-        clearTimeout(timer);
-        this.#waiters.delete(wake);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(wake);
-        resolve(false);
-      }, ms);
-      this.#waiters.add(wake);
-    });
+    return this.#waiters.wait(ms, settled);
   }
 
   /** Runs lifecycle changes one at a time. */
