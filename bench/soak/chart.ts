@@ -1,5 +1,6 @@
 /**
- * A small SVG of a soak: server RSS over time (every sample, restarts visible as drops) and
+ * A small SVG of a soak: server RSS over time (every sample, restarts visible as drops),
+ * Spool's V8 heap once a minute (direct server), and
  * the send p50/p99 per minute, one polyline each, scaled to their own maxima.
  */
 import type { SoakReport } from "./soak.ts";
@@ -31,6 +32,10 @@ export function soakChart(report: SoakReport): string {
     ...panel("server RSS over time (s)", 40, [
       { label: "all processes (MB)", colour: "#1f77b4", points: report.rss.map((s) => [s.atMs / 1000, s.totalBytes / 1e6]) },
       { label: "Spool's workerd (MB)", colour: "#ff7f0e", points: report.rss.map((s) => [s.atMs / 1000, s.spoolBytes / 1e6]) },
+      {
+        label: "Spool's V8 heap after GC (MB)", colour: "#9467bd",
+        points: report.rss.filter((s) => s.heapUsedBytes !== undefined).map((s) => [s.atMs / 1000, s.heapUsedBytes! / 1e6]),
+      },
     ], "MB"),
     ...panel("send latency per minute", 40 + H + 60, [
       { label: "send p50 (ms)", colour: "#2ca02c", points: minutes("send", "p50") },
