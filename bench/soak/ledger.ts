@@ -27,8 +27,10 @@ export class Ledger {
   readonly ackUnknown = new Set<string>();
   /** Queue message ids delivered (lease, push or drain) at least once. */
   readonly delivered = new Set<string>();
-  /** Deliveries of a queue message after its ack had succeeded (must stay empty). */
+  /** Deliveries of a queue message after its ack had succeeded (must stay empty): id, how it was acked, how and when it came again. */
   readonly redelivered: string[] = [];
+  /** The acked ids whose ack went over the push consumer's socket (the others over HTTP): names the path of a redelivery. */
+  readonly ackedOnSocket = new Set<string>();
   /** Topic message id → where its 201 said it was written. */
   readonly published = new Map<string, Published>();
   /** Per topic, per partition: the offsets a 201 named. */
@@ -70,8 +72,11 @@ export class Ledger {
   }
 
   /** A queue delivery to any consumer: counts a redelivery if the id's ack had already succeeded. */
-  recordDelivery(id: string, sentAt: number | undefined): void {
-    if (this.acked.has(id)) this.redelivered.push(id);
+  recordDelivery(id: string, sentAt: number | undefined, via: "lease" | "push" | "drain"): void {
+    if (this.acked.has(id)) {
+      const ackedVia = this.ackedOnSocket.has(id) ? "the push socket" : "HTTP";
+      this.redelivered.push(`${id}: acked over ${ackedVia}, delivered again by ${via} at ${Math.round((Date.now() - this.#start) / 1000)} s`);
+    }
     if (!this.delivered.has(id) && sentAt !== undefined) this.sample("send→first delivery", Date.now() - sentAt);
     this.delivered.add(id);
   }

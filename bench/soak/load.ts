@@ -69,7 +69,7 @@ function leaseConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop)
     const toAck: Delivered[] = [];
     const toNack: Delivered[] = [];
     for (const m of messages) {
-      ledger.recordDelivery(m.id, m.body?.at);
+      ledger.recordDelivery(m.id, m.body?.at, "lease");
       const roll = Math.random();
       if (roll < 0.05) ledger.counts.expiries++; // never answered: the lease expires
       else if (roll < 0.15) toNack.push(m);
@@ -122,12 +122,15 @@ async function pushConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: 
       ws.on("message", (data) => {
         const f = JSON.parse(String(data)) as { type: string; id?: string; receipt?: string; body?: { at?: number }; op?: string; failed?: unknown[] };
         if (f.type === "message" && f.id && f.receipt) {
-          ledger.recordDelivery(f.id, f.body?.at);
+          ledger.recordDelivery(f.id, f.body?.at, "push");
           pending.push(f.id);
           ws.send(JSON.stringify({ type: "ack", receipts: [f.receipt] }));
         } else if (f.type === "result" && f.op === "ack") {
           const id = pending.shift();
-          if (id !== undefined && (f.failed ?? []).length === 0) ledger.acked.add(id);
+          if (id !== undefined && (f.failed ?? []).length === 0) {
+            ledger.acked.add(id);
+            ledger.ackedOnSocket.add(id);
+          }
         }
       });
       const finish = (): void => {

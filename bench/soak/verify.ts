@@ -51,7 +51,7 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
   // Queue: everything sent and not acked must still come out.
   const seenAtEnd = new Set<string>();
   await drainQueue(on, ledger, names.queue, drainMs, (id) => {
-    ledger.recordDelivery(id, undefined);
+    ledger.recordDelivery(id, undefined, "drain");
     seenAtEnd.add(id);
   });
   const lostSends = [...ledger.sent].filter((id) => !ledger.acked.has(id) && !ledger.ackUnknown.has(id) && !seenAtEnd.has(id));
