@@ -6,63 +6,38 @@
  * sees "durable-objects/topic-log-commit.ts:142" rather than "worker.mjs:8123".
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import WebSocket from "ws";
+import { Inspector } from "./inspector.ts";
 
 interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
 export interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
 
 export class Profiler {
-  private nextId = 1;
-  private pending = new Map<number, (result: unknown) => void>();
+  readonly #inspector: Inspector;
 
-  private readonly ws: WebSocket;
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    ws.on("message", (data: Buffer) => {
-      const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-      if (msg.id !== undefined) this.pending.get(msg.id)?.(msg.result);
-    });
+  private constructor(inspector: Inspector) {
+    this.#inspector = inspector;
   }
 
   /** Connects to the user worker's isolate (Spool's Worker and all its objects share it). */
   static async connect(inspectorPort: number, target: string): Promise<Profiler> {
-    const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/${target}`, { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
-    const p = new Profiler(ws);
-    await p.send("Profiler.enable");
-    await p.send("Profiler.setSamplingInterval", { interval: 200 });
-    return p;
-  }
-
-  private send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${method}: inspector did not answer`)), 60_000);
-      this.pending.set(id, (r) => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        resolve(r);
-      });
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
+    const inspector = await Inspector.connect(inspectorPort, target);
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: 200 });
+    return new Profiler(inspector);
   }
 
   async start(): Promise<void> {
-    await this.send("Profiler.start");
+    await this.#inspector.send("Profiler.start");
   }
 
   async stop(): Promise<CpuProfile> {
-    const r = (await this.send("Profiler.stop")) as { profile: CpuProfile };
+    const r = (await this.#inspector.send("Profiler.stop")) as { profile: CpuProfile };
     return r.profile;
   }
 
   close(): void {
-    this.ws.close();
+    this.#inspector.close();
   }
 }
 

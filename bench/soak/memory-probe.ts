@@ -9,54 +9,46 @@
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { rssBytes } from "../procstat.ts";
+import { call, Ledger, type Target } from "./ledger.ts";
 import { startSoakServer, removeState } from "./servers.ts";
 
-type Send = (url: string, key: string, i: number) => Promise<void>;
+const ledger = new Ledger();
 
-async function request(url: string, key: string, method: string, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  await res.arrayBuffer();
-  if (res.status >= 500) throw new Error(`${method} ${path}: ${res.status}`);
+/** One call; an answer of 500 or more ends the probe (the probe measures memory, not failures). */
+async function request(on: Target, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const r = await call(on, ledger, method, path, body);
+  if (r.status >= 500) throw new Error(`${method} ${path}: ${r.status}`);
+  return r;
 }
 
-/** Opens a WebSocket, waits for the server's first frame (or its open), closes it and waits for the close. */
-function socketOnce(url: string, key: string, path: string, first?: string): Promise<void> {
+const batch = (i: number, ids = false): unknown[] => Array.from({ length: 10 }, (_, j) => (ids ? { id: `m-${i}-${j}-${Date.now()}`, body: { i, j } } : { body: { i, j } }));
+
+/** Receives from `queue` and answers the receipts with `then` (`ack`, `nack`, or nothing: the leases expire). */
+async function receiveThen(on: Target, queue: string, receive: { max: number; wait?: number }, then: "ack" | "nack" | null): Promise<void> {
+  const r = await request(on, "POST", `/v1/queues/${queue}/receive`, receive);
+  const receipts = ((r.body?.messages ?? []) as Array<{ receipt: string }>).map((m) => m.receipt);
+  if (then && receipts.length > 0) await request(on, "POST", `/v1/queues/${queue}/${then}`, { receipts });
+}
+
+/** Opens a WebSocket, closes it once open and waits for the close. */
+function socketOnce(on: Target, path: string): Promise<void> {
   return new Promise((done, fail) => {
-    const ws = new WebSocket(url.replace("http", "ws") + path, { headers: { authorization: `Bearer ${key}` } });
-    ws.on("open", () => {
-      if (first) ws.send(first);
-      else ws.close();
-    });
-    ws.on("message", () => ws.close());
+    const ws = new WebSocket(on.url.replace("http", "ws") + path, { headers: { authorization: `Bearer ${on.adminKey}` } });
+    ws.on("open", () => ws.close());
     ws.on("close", () => done());
     ws.on("error", fail);
   });
 }
 
-/** Sends 10 with ids, receives up to 10 (2 s lease), then does `then` with the receipts. */
-async function leaseThen(url: string, key: string, queue: string, i: number, then: (receipts: string[]) => Promise<void>): Promise<void> {
-  await request(url, key, "POST", `/v1/queues/${queue}/messages`, { messages: Array.from({ length: 10 }, (_, j) => ({ id: `m-${i}-${j}-${Date.now()}`, body: { i, j } })) });
-  const res = await fetch(`${url}/v1/queues/${queue}/receive`, {
-    method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ max: 10, wait: 1 }),
-  });
-  const got = (await res.json()) as { messages?: Array<{ receipt: string }> };
-  const receipts = (got.messages ?? []).map((m) => m.receipt);
-  if (receipts.length > 0) await then(receipts);
-}
-
 /** Sends one message every 5 ms until closed: long polls wait, then wake. */
-function trickle(url: string, key: string, queue: string): { close(): void } {
-  const timer = setInterval(() => void request(url, key, "POST", `/v1/queues/${queue}/messages`, { messages: [{ body: 1 }] }).catch(() => undefined), 5);
+function trickle(on: Target, queue: string): { close(): void } {
+  const timer = setInterval(() => void request(on, "POST", `/v1/queues/${queue}/messages`, { messages: [{ body: 1 }] }).catch(() => undefined), 5);
   return { close: () => clearInterval(timer) };
 }
 
 /** A push consumer that acks every message on the socket (credit 10). */
-function pushConsumer(url: string, key: string, queue: string): WebSocket {
-  const ws = new WebSocket(`${url.replace("http", "ws")}/v1/queues/${queue}/consume`, { headers: { authorization: `Bearer ${key}` } });
+function pushConsumer(on: Target, queue: string): { close(): void } {
+  const ws = new WebSocket(`${on.url.replace("http", "ws")}/v1/queues/${queue}/consume`, { headers: { authorization: `Bearer ${on.adminKey}` } });
   ws.on("open", () => ws.send(JSON.stringify({ type: "credit", n: 10 })));
   ws.on("message", (data) => {
     const f = JSON.parse(String(data)) as { type: string; receipt?: string };
@@ -65,71 +57,74 @@ function pushConsumer(url: string, key: string, queue: string): WebSocket {
   return ws;
 }
 
-const KINDS: Record<string, Send> = {
-  nack: (url, key, i) => leaseThen(url, key, "probe-nack", i, (receipts) => request(url, key, "POST", "/v1/queues/probe-nack/nack", { receipts })),
-  ack: (url, key, i) => leaseThen(url, key, "probe-ack", i, (receipts) => request(url, key, "POST", "/v1/queues/probe-ack/ack", { receipts })),
-  expire: (url, key, i) => leaseThen(url, key, "probe-expire", i, async () => undefined),
-  longpoll: async (url, key) => {
-    const res = await fetch(`${url}/v1/queues/probe-lp/receive`, {
-      method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ max: 10, wait: 1 }),
-    });
-    const got = (await res.json()) as { messages?: Array<{ receipt: string }> };
-    const receipts = (got.messages ?? []).map((m) => m.receipt);
-    if (receipts.length > 0) await request(url, key, "POST", "/v1/queues/probe-lp/ack", { receipts });
+interface Kind {
+  /** Requests made before the measured phase. */
+  setup?: Array<[string, string, unknown]>;
+  /** Runs beside the measured requests for the whole phase (a sender, a consumer). */
+  beside?: (on: Target) => { close(): void };
+  /** One measured request (or short sequence); `i` counts them. */
+  run: (on: Target, i: number) => Promise<unknown>;
+}
+
+const shortLeases = (q: string): Array<[string, string, unknown]> => [["PUT", `/v1/queues/${q}`, { visibilityTimeout: 2, maxReceives: 0 }]];
+const readTopic: Array<[string, string, unknown]> = [
+  ["PUT", "/v1/topics/probe-read", { partitions: 1 }],
+  ["POST", "/v1/topics/probe-read/messages", { messages: [{ body: 1 }] }],
+];
+
+const KINDS: Record<string, Kind> = {
+  health: { run: (on) => request(on, "GET", "/health") },
+  auth: { run: (on) => request(on, "GET", "/v1/queues/probe-missing") },
+  send: { run: (on, i) => request(on, "POST", "/v1/queues/probe/messages", { messages: [{ body: { i } }] }) },
+  send10: { run: (on, i) => request(on, "POST", "/v1/queues/probe/messages", { messages: batch(i) }) },
+  "send10-ids": { run: (on, i) => request(on, "POST", "/v1/queues/probe/messages", { messages: batch(i, true) }) },
+  cycle: {
+    run: async (on, i) => {
+      await request(on, "POST", "/v1/queues/probe-cycle/messages", { messages: [{ body: { i } }] });
+      await receiveThen(on, "probe-cycle", { max: 1 }, "ack");
+    },
   },
-  push: (url, key, i) => request(url, key, "POST", "/v1/queues/probe-push/messages", { messages: Array.from({ length: 10 }, (_, j) => ({ body: { i, j } })) }),
-  health: (url, key) => request(url, key, "GET", "/health"),
-  auth: (url, key) => request(url, key, "GET", "/v1/queues/probe-missing"),
-  send: (url, key, i) => request(url, key, "POST", "/v1/queues/probe/messages", { messages: [{ body: { i } }] }),
-  cycle: async (url, key, i) => {
-    await request(url, key, "POST", "/v1/queues/probe-cycle/messages", { messages: [{ body: { i } }] });
-    const res = await fetch(`${url}/v1/queues/probe-cycle/receive`, {
-      method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ max: 1 }),
-    });
-    const got = (await res.json()) as { messages?: Array<{ receipt: string }> };
-    const receipts = (got.messages ?? []).map((m) => m.receipt);
-    if (receipts.length > 0) await request(url, key, "POST", "/v1/queues/probe-cycle/ack", { receipts });
+  lease10: {
+    run: async (on, i) => {
+      await request(on, "POST", "/v1/queues/probe-lease/messages", { messages: batch(i) });
+      await receiveThen(on, "probe-lease", { max: 10, wait: 1 }, "ack");
+    },
   },
-  send10: (url, key, i) => request(url, key, "POST", "/v1/queues/probe/messages", { messages: Array.from({ length: 10 }, (_, j) => ({ body: { i, j } })) }),
-  "send10-ids": (url, key, i) => request(url, key, "POST", "/v1/queues/probe/messages", { messages: Array.from({ length: 10 }, (_, j) => ({ id: `m-${i}-${j}-${Math.random()}`, body: { i, j } })) }),
-  lease10: async (url, key, i) => {
-    await request(url, key, "POST", "/v1/queues/probe-lease/messages", { messages: Array.from({ length: 10 }, (_, j) => ({ body: { i, j } })) });
-    const res = await fetch(`${url}/v1/queues/probe-lease/receive`, {
-      method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ max: 10, wait: 1 }),
-    });
-    const got = (await res.json()) as { messages?: Array<{ receipt: string }> };
-    const receipts = (got.messages ?? []).map((m) => m.receipt);
-    if (receipts.length > 0) await request(url, key, "POST", "/v1/queues/probe-lease/ack", { receipts });
+  // Sends 10 with ids, receives up to 10 under a 2 s lease, then acks, nacks, or lets them expire.
+  ...Object.fromEntries((["ack", "nack", "expire"] as const).map((then) => [then, {
+    setup: shortLeases(`probe-${then}`),
+    run: async (on: Target, i: number) => {
+      await request(on, "POST", `/v1/queues/probe-${then}/messages`, { messages: batch(i, true) });
+      await receiveThen(on, `probe-${then}`, { max: 10, wait: 1 }, then === "expire" ? null : then);
+    },
+  }])),
+  // Long polls woken by a send every 5 ms: the kind that found the cancelled-timer growth.
+  longpoll: { setup: [["PUT", "/v1/queues/probe-lp", {}]], beside: (on) => trickle(on, "probe-lp"), run: (on) => receiveThen(on, "probe-lp", { max: 10, wait: 1 }, "ack") },
+  push: {
+    setup: [["PUT", "/v1/queues/probe-push", {}]],
+    beside: (on) => pushConsumer(on, "probe-push"),
+    run: (on, i) => request(on, "POST", "/v1/queues/probe-push/messages", { messages: batch(i) }),
   },
-  publish: (url, key, i) => request(url, key, "POST", "/v1/topics/probe/messages", { messages: [{ key: String(i), body: { i } }] }),
-  "ws-churn": (url, key) => socketOnce(url, key, "/v1/topics/probe-read/subscribe?partition=0&from=earliest"),
-  "consume-churn": (url, key) => socketOnce(url, key, "/v1/queues/probe-consume/consume", JSON.stringify({ type: "credit", n: 1 })),
-  "sse-churn": async (url, key) => {
-    const abort = new AbortController();
-    const res = await fetch(`${url}/v1/topics/probe-read/events?partition=0&from=earliest`, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
-    await res.body!.getReader().read();
-    abort.abort();
-  },
-  read: (url, key) => request(url, key, "GET", "/v1/topics/probe-read/messages?partition=0&from=earliest&max=10"),
+  publish: { setup: [["PUT", "/v1/topics/probe", { partitions: 1 }]], run: (on, i) => request(on, "POST", "/v1/topics/probe/messages", { messages: [{ key: String(i), body: { i } }] }) },
+  read: { setup: readTopic, run: (on) => request(on, "GET", "/v1/topics/probe-read/messages?partition=0&from=earliest&max=10") },
+  "ws-churn": { setup: readTopic, run: (on) => socketOnce(on, "/v1/topics/probe-read/subscribe?partition=0&from=earliest") },
+  // Aborted SSE clients are not measured here: locally the runtime does not see them go, so
+  // each keeps its stream (and a file descriptor) for the stream's lifetime (README, relays).
+  "consume-churn": { setup: [["PUT", "/v1/queues/probe-consume", {}]], run: (on) => socketOnce(on, "/v1/queues/probe-consume/consume") },
 };
 
 async function probe(kind: string, seconds: number, concurrency: number): Promise<void> {
-  const send = KINDS[kind];
-  if (!send) throw new Error(`unknown kind ${kind}; kinds: ${Object.keys(KINDS).join(", ")}`);
-  const server = await startSoakServer("direct", undefined, 9329);
-  const { url, adminKey } = server;
-  const readTopic = ["read", "ws-churn", "sse-churn"].includes(kind);
-  if (kind === "publish" || readTopic) await request(url, adminKey, "PUT", `/v1/topics/${readTopic ? "probe-read" : "probe"}`, { partitions: 1 });
-  if (readTopic) await request(url, adminKey, "POST", "/v1/topics/probe-read/messages", { messages: [{ body: 1 }] });
-  if (kind === "push" || kind === "longpoll") await request(url, adminKey, "PUT", `/v1/queues/${kind === "push" ? "probe-push" : "probe-lp"}`, {});
-  if (["nack", "ack", "expire"].includes(kind)) await request(url, adminKey, "PUT", `/v1/queues/probe-${kind}`, { visibilityTimeout: 2, maxReceives: 0 });
-  const extra = kind === "push" ? pushConsumer(url, adminKey, "probe-push") : kind === "longpoll" ? trickle(url, adminKey, "probe-lp") : undefined;
-  if (kind === "consume-churn") await request(url, adminKey, "POST", "/v1/queues/probe-consume/messages", { messages: [{ body: 1 }] });
+  const spec = KINDS[kind];
+  if (!spec) throw new Error(`unknown kind ${kind}; kinds: ${Object.keys(KINDS).join(", ")}`);
+  const server = await startSoakServer("direct");
+  const on: Target = { url: server.url, adminKey: server.adminKey };
+  for (const [method, path, body] of spec.setup ?? []) await request(on, method, path, body);
+  const beside = spec.beside?.(on);
   let done = 0;
   let stop = false;
   const workers = Array.from({ length: concurrency }, async () => {
     while (!stop) {
-      await send(url, adminKey, done);
+      await spec.run(on, done);
       done++;
     }
   });
@@ -142,7 +137,7 @@ async function probe(kind: string, seconds: number, concurrency: number): Promis
   const heap = await server.heap!();
   stop = true;
   await Promise.all(workers);
-  extra?.close();
+  beside?.close();
   await server.stop();
   removeState(server);
   // Slope after the first third (warm-up): MB per 1,000 requests, by least squares.

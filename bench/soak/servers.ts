@@ -11,8 +11,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer } from "../../test/e2e/server.ts";
-import { HeapInspector, type HeapUsage } from "./heap.ts";
+import { freePort, startServer } from "../../test/e2e/server.ts";
+import { Inspector, type HeapUsage } from "../inspector.ts";
 import { listeningPid, processGroupOf, processNames } from "../procstat.ts";
 import { ALL_SPOOL_OBJECTS, BENCH_ADMIN_KEY, bundleWorker, ROOT, runMiniflare } from "../server.ts";
 
@@ -30,19 +30,18 @@ export interface SoakServer {
   stop(): Promise<void>;
   /** SIGKILL to every server process at once, as a crash would; the state stays. */
   crash(): Promise<void>;
-  /** Spool's V8 heap after a full GC (only a direct server started with an inspector port). */
+  /** Spool's V8 heap after a full GC, over workerd's inspector (the direct server only). */
   heap?(): Promise<HeapUsage>;
 }
 
 /** Where the direct server's bundle is built, once per soak process. */
 let bundled: Promise<string> | undefined;
 
-/** `inspectorPort` (direct only): opens workerd's inspector there, so `heap()` can read the isolate's heap. */
-export async function startSoakServer(kind: SoakServerKind, persistTo?: string, inspectorPort?: number): Promise<SoakServer> {
-  return kind === "direct" ? startDirect(persistTo, inspectorPort) : startWrangler(persistTo);
+export async function startSoakServer(kind: SoakServerKind, persistTo?: string): Promise<SoakServer> {
+  return kind === "direct" ? startDirect(persistTo) : startWrangler(persistTo);
 }
 
-async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")), inspectorPort?: number): Promise<SoakServer> {
+async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-"))): Promise<SoakServer> {
   bundled ??= (async () => {
     // Inside the project: Miniflare names modules relative to the working directory and refuses "..".
     const dir = join(ROOT, "bench/results/tmp", `soak-${process.pid}`);
@@ -50,8 +49,11 @@ async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")
     process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     return bundleWorker(dir, ROOT, join(ROOT, "worker/index.ts"));
   })();
+  // workerd's inspector is open (attached only when `heap()` is first read), so a run can read Spool's heap beside RSS.
+  const inspectorPort = await freePort();
   const server = await runMiniflare(await bundled, { name: "spool", durableObjects: ALL_SPOOL_OBJECTS, persistTo, inspectorPort });
-  let inspector: Promise<HeapInspector> | undefined;
+  let inspector: Promise<Inspector> | undefined;
+  const detach = async (): Promise<void> => (await inspector?.catch(() => undefined))?.close();
   return {
     kind: "direct",
     url: server.url,
@@ -60,17 +62,15 @@ async function startDirect(persistTo = mkdtempSync(join(tmpdir(), "spool-soak-")
     spoolPids: () => server.pids(),
     otherPids: () => [],
     stop: async () => {
-      (await inspector?.catch(() => undefined))?.close();
+      await detach();
       await server.stop();
     },
-    ...(inspectorPort ? {
-      heap: async () => {
-        inspector ??= HeapInspector.connect(inspectorPort, "core:user:spool");
-        return (await inspector).usage();
-      },
-    } : {}),
+    heap: async () => {
+      inspector ??= Inspector.connect(inspectorPort, "core:user:spool");
+      return (await inspector).heapUsage();
+    },
     crash: async () => {
-      (await inspector?.catch(() => undefined))?.close();
+      await detach();
       for (const pid of server.pids()) {
         try {
           process.kill(pid, "SIGKILL");

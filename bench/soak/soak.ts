@@ -7,7 +7,6 @@
  * every phase has a deadline, and the server is always stopped, whatever fails.
  */
 import { readdirSync, statSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { loadAverage, rssBytes } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
@@ -84,9 +83,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const ledger = new Ledger();
   const started = Date.now();
   const kind = options.server ?? "direct";
-  // The direct server opens workerd's inspector, so the run can read Spool's V8 heap beside RSS.
-  const inspectorPort = kind === "direct" ? await freePort() : undefined;
-  let server = await startSoakServer(kind, undefined, inspectorPort);
+  let server = await startSoakServer(kind);
   const on: Target = { url: server.url, adminKey: server.adminKey };
   const names: Names = { queue: "soak-q", topic: "soak-t", partitions: options.partitions, group: "soak-g", subscription: "soak-fwd", forwardQueue: "soak-fwd-q" };
   const rss: RssSample[] = [];
@@ -125,7 +122,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         log(`kill -9 at ${Math.round((Date.now() - started) / 1000)} s`);
         await server.crash();
         ledger.counts.kills++;
-        server = await startSoakServer(kind, server.persistTo, inspectorPort);
+        server = await startSoakServer(kind, server.persistTo);
         on.url = server.url; // the clients read it on every call
         nextKill += options.killEveryMs;
       }
@@ -164,18 +161,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await server.stop();
     removeState(server);
   }
-}
-
-/** A port nothing listens on now (for the inspector). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {

@@ -123,7 +123,7 @@ export class QueueObject extends DurableObject<Env> {
     });
     if (!r.ok) return r;
     this.#consumers.closeAll();
-    this.#wake();
+    this.#waiters.wake();
     await this.#alarm.clear();
     try {
       await catalogStub(this.env).unregister("queues", this.#name);
@@ -280,7 +280,7 @@ export class QueueObject extends DurableObject<Env> {
       await flushOutbox(this.#store, this.env, (fn) => this.ctx.storage.transactionSync(fn));
     }
     this.#consumers.closeExpired();
-    this.#wake();
+    this.#waiters.wake();
     this.#consumers.pump();
     const deadline = this.#nextDeadline();
     if (exact) await this.#alarm.arm(deadline);
@@ -318,11 +318,7 @@ export class QueueObject extends DurableObject<Env> {
     }
   }
 
-  #wake(): void {
-    this.#waiters.wake();
-  }
-
-  /** Resolves at the next change (`#wake`) or at `deadline` on the objects' clock, whichever comes first. */
+  /** Resolves at the next change (a wake of `#waiters`) or at `deadline` on the objects' clock, whichever comes first. */
   async #waitForChange(deadline: number): Promise<void> {
     await this.#waiters.wait(deadline - now());
   }

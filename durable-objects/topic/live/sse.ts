@@ -205,5 +205,4 @@ export class SseStreams {
   private waitForAppend(ms: number): Promise<boolean> {
     return this.waiters.wait(ms);
   }
-
 }

@@ -1,8 +1,6 @@
 /**
- * The V8 heap of Spool's isolate, read over workerd's inspector (Chrome DevTools protocol)
- * after a full collection: what JavaScript holds, and the ArrayBuffer backing stores it keeps
- * outside the heap. Beside the process's RSS it tells a leak in Spool's code (these grow)
- * from memory the runtime holds natively (they stay flat while RSS grows).
+ * A session on workerd's inspector (Chrome DevTools protocol) for one isolate: commands by id,
+ * answers matched back. The CPU profiler (profile.ts) and the soak's heap readings use it.
  */
 import WebSocket from "ws";
 
@@ -15,7 +13,7 @@ export interface HeapUsage {
   backingStoreBytes: number;
 }
 
-export class HeapInspector {
+export class Inspector {
   #nextId = 1;
   readonly #pending = new Map<number, (result: unknown) => void>();
   readonly #ws: WebSocket;
@@ -28,16 +26,17 @@ export class HeapInspector {
     });
   }
 
-  static async connect(port: number, target: string): Promise<HeapInspector> {
+  /** Connects to an isolate, e.g. `core:user:<worker>` (a Worker and all its objects share one). */
+  static async connect(port: number, target: string): Promise<Inspector> {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/${target}`, { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);
     });
-    return new HeapInspector(ws);
+    return new Inspector(ws);
   }
 
-  #send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${method}: inspector did not answer`)), 60_000);
@@ -50,9 +49,13 @@ export class HeapInspector {
     });
   }
 
-  async usage(): Promise<HeapUsage> {
-    await this.#send("HeapProfiler.collectGarbage");
-    const r = (await this.#send("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number; backingStorageSize?: number };
+  /**
+   * The heap after a full collection. Beside the process's RSS it tells a leak in JavaScript
+   * (this grows) from memory the runtime holds natively (this stays flat while RSS grows).
+   */
+  async heapUsage(): Promise<HeapUsage> {
+    await this.send("HeapProfiler.collectGarbage");
+    const r = (await this.send("Runtime.getHeapUsage")) as { usedSize: number; totalSize: number; backingStorageSize?: number };
     return { usedBytes: r.usedSize, totalBytes: r.totalSize, backingStoreBytes: r.backingStorageSize ?? 0 };
   }
 
