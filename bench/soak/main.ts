@@ -60,9 +60,16 @@ writeFileSync(join(outDir, "soak.json"), `${JSON.stringify(report, null, 2)}\n`)
 writeFileSync(join(outDir, "soak.svg"), soakChart(report));
 console.log(`[soak] counts ${JSON.stringify(report.counts)}`);
 for (const row of report.rssPerMinuteMb) {
-  const send = report.latency.find((l) => l.minute === row.minute && l.op === "send");
-  console.log(`[soak] minute ${row.minute}: rss ${row.totalMb} MB (Spool's workerd ${row.spoolMb} MB), state ${row.stateMb} MB,${row.heapMb === undefined ? "" : ` V8 heap ${row.heapMb} MB,`} load ${row.load1}, send p50 ${send?.p50 ?? "-"} ms p99 ${send?.p99 ?? "-"} ms`);
+  const op = (name: string): string => {
+    const l = report.latency.find((x) => x.minute === row.minute && x.op === name);
+    return `${name} p50 ${l?.p50 ?? "-"} p99 ${l?.p99 ?? "-"} ms`;
+  };
+  console.log(
+    `[soak] minute ${row.minute}: rss ${row.totalMb} MB (Spool's workerd ${row.spoolMb} MB), state ${row.stateMb} MB,${row.heapMb === undefined ? "" : ` V8 heap ${row.heapMb} MB,`}`
+      + ` load ${row.load1}, cpu spool ${row.spoolCpuPct}% soak ${row.clientCpuPct}%, soak heap ${row.clientHeapMb} MB lag p99 ${row.clientLagMs} ms, ${op("send")}, ${op("publish")}`,
+  );
 }
 for (const [name, list] of Object.entries(report.guarantees)) console.log(`[soak] ${name}: ${list.length === 0 ? "held" : `${list.length} violations, e.g. ${list.slice(0, 3).join("; ")}`}`);
 console.log(`[soak] wrote ${join(outDir, "soak.json")} and soak.svg`);
+if (report.seenLate.count > 0) console.log(`[soak] seen late (made before an ack, seen after it; not violations): ${report.seenLate.count}, e.g. ${report.seenLate.examples.slice(0, 3).join("; ")}`);
 process.exit(report.violations === 0 ? 0 : 1);

@@ -8,7 +8,8 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadAverage, rssBytes } from "../procstat.ts";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { cpuSecondsBetween, cpuSnapshot, loadAverage, rssBytes, type CpuSnapshot } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
 import { startLoad, type LoadShape, type Stop } from "./load.ts";
 import { removeState, startSoakServer, type SoakServer, type SoakServerKind } from "./servers.ts";
@@ -44,6 +45,12 @@ export interface RssSample {
   load1: number;
   /** Spool's V8 heap after a full GC (direct server, once a minute): flat while RSS grows means memory held natively. */
   heapUsedBytes?: number;
+  /** The soak's own process: its heap (the ledger grows with the run) and its event loop's p99 delay since the last sample. */
+  clientHeapBytes: number;
+  clientLagMs: number;
+  /** CPU used since the last sample, in % of one core: Spool's workerd, and the soak's own process. */
+  spoolCpuPct: number;
+  clientCpuPct: number;
 }
 
 export interface SoakReport {
@@ -53,15 +60,42 @@ export interface SoakReport {
   counts: Ledger["counts"] & { liveDeliveries: number; reconnects: number; errors5xx: number; groupDelivered: number; forwarded: number };
   rss: RssSample[];
   /** Highest RSS seen per minute (MB), across restarts, and the state's size at the minute's end. */
-  rssPerMinuteMb: Array<{ minute: number; totalMb: number; spoolMb: number; stateMb: number; load1: number; heapMb?: number }>;
+  rssPerMinuteMb: Array<{
+    minute: number; totalMb: number; spoolMb: number; stateMb: number; load1: number; heapMb?: number; clientHeapMb: number; clientLagMs: number;
+    /** Mean CPU over the minute, % of one core. */
+    spoolCpuPct: number; clientCpuPct: number;
+  }>;
   latency: ReturnType<Ledger["latencyPerMinute"]>;
   guarantees: Guarantees;
   violations: number;
+  /** Queue deliveries made before an ack but seen here after its answer (Ledger.seenLate): not violations. */
+  seenLate: Ledger["seenLate"];
 }
 
-function sampleRss(server: SoakServer): Omit<RssSample, "atMs"> {
-  const spool = rssBytes(server.spoolPids());
-  return { totalBytes: spool + rssBytes(server.otherPids()), spoolBytes: spool, stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0] };
+/**
+ * The soak's latencies are measured in its own process, whose ledger grows all run: its event
+ * loop delay is sampled beside the server's memory, so a drift can be told apart from the client's.
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+/** CPU readings at the last sample, to turn the next into a rate. */
+interface CpuMark { at: number; spool: CpuSnapshot; client: NodeJS.CpuUsage }
+
+function sampleRss(server: SoakServer, last: CpuMark): { sample: Omit<RssSample, "atMs">; mark: CpuMark } {
+  const pids = server.spoolPids();
+  const spool = rssBytes(pids);
+  const clientLagMs = loopDelay.count > 0 ? Math.round(loopDelay.percentile(99) / 1e6) : 0;
+  loopDelay.reset();
+  const mark: CpuMark = { at: performance.now(), spool: cpuSnapshot(pids), client: process.cpuUsage() };
+  const seconds = Math.max(0.001, (mark.at - last.at) / 1000);
+  const clientCpu = process.cpuUsage(last.client);
+  const sample = {
+    totalBytes: spool + rssBytes(server.otherPids()), spoolBytes: spool, stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0],
+    clientHeapBytes: process.memoryUsage().heapUsed, clientLagMs,
+    spoolCpuPct: Math.round((100 * cpuSecondsBetween(last.spool, mark.spool)) / seconds),
+    clientCpuPct: Math.round((clientCpu.user + clientCpu.system) / 1e4 / seconds),
+  };
+  return { sample, mark };
 }
 
 /** Bytes of every file under `dir` (files vanish as SQLite checkpoints: those count as 0). */
@@ -80,10 +114,12 @@ function dirBytes(dir: string): number {
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
-  const ledger = new Ledger();
+  const ledger = new Ledger(options.batch);
   const started = Date.now();
   const kind = options.server ?? "direct";
   let server = await startSoakServer(kind);
+  loopDelay.enable();
+  let cpuMark: CpuMark = { at: performance.now(), spool: cpuSnapshot(server.spoolPids()), client: process.cpuUsage() };
   const on: Target = { url: server.url, adminKey: server.adminKey };
   const names: Names = { queue: "soak-q", topic: "soak-t", partitions: options.partitions, group: "soak-g", subscription: "soak-fwd", forwardQueue: "soak-fwd-q" };
   const rss: RssSample[] = [];
@@ -111,12 +147,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     let nextRss = Date.now();
     while (Date.now() < end) {
       if (Date.now() >= nextRss) {
-        const sample: RssSample = { atMs: Date.now() - started, ...sampleRss(server) };
+        const taken = sampleRss(server, cpuMark);
+        cpuMark = taken.mark;
+        const sample: RssSample = { atMs: Date.now() - started, ...taken.sample };
         if (server.heap && rss.length % 12 === 0) sample.heapUsedBytes = await server.heap().then((h) => h.usedBytes, () => undefined);
         rss.push(sample);
         nextRss += 5_000;
         const last = rss[rss.length - 1]!;
-        if (rss.length % 12 === 1) log(`${Math.round(last.atMs / 1000)} s: rss ${Math.round(last.totalBytes / 1e6)} MB, sends ${ledger.counts.sends}, publishes ${ledger.counts.publishes}, live ${ledger.liveDeliveries}`);
+        if (rss.length % 12 === 1) log(`${Math.round(last.atMs / 1000)} s: rss ${Math.round(last.totalBytes / 1e6)} MB, sends ${ledger.counts.sends}, publishes ${ledger.counts.publishes}, live ${ledger.liveDeliveries}, client heap ${Math.round(last.clientHeapBytes / 1e6)} MB, loop p99 ${last.clientLagMs} ms, cpu spool ${last.spoolCpuPct}% soak ${last.clientCpuPct}%`);
       }
       if (Date.now() >= nextKill && end - Date.now() > 20_000) {
         log(`kill -9 at ${Math.round((Date.now() - started) / 1000)} s`);
@@ -149,15 +187,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       options: plain,
       startedAt: new Date(started).toISOString(),
       wallMs: Date.now() - started,
-      counts: { ...ledger.counts, liveDeliveries: ledger.liveDeliveries, reconnects: ledger.reconnects, errors5xx: ledger.errors5xx, groupDelivered: ledger.group.delivered.size, forwarded: ledger.forward.delivered.size },
+      counts: { ...ledger.counts, liveDeliveries: ledger.liveDeliveries, reconnects: ledger.reconnects, errors5xx: ledger.errors5xx, ...ledger.topicDeliveryCounts() },
       rss,
       rssPerMinuteMb: perMinute(rss),
       latency: ledger.latencyPerMinute(),
       guarantees,
       violations: violations(guarantees),
+      seenLate: ledger.seenLate,
     };
   } finally {
     writers.now = readers.now = true; // on a failure too, so no client loop outlives the run
+    loopDelay.disable();
     await server.stop();
     removeState(server);
   }
@@ -165,13 +205,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
 function perMinute(rss: RssSample[]): SoakReport["rssPerMinuteMb"] {
   const out = new Map<number, SoakReport["rssPerMinuteMb"][number]>();
+  const cpu = new Map<number, { spool: number; client: number; n: number }>(); // sums, for the minute's mean
   for (const s of rss) {
     const minute = Math.floor(s.atMs / 60_000);
-    const row = out.get(minute) ?? { minute, totalMb: 0, spoolMb: 0, stateMb: 0, load1: 0 };
+    const row = out.get(minute) ?? { minute, totalMb: 0, spoolMb: 0, stateMb: 0, load1: 0, clientHeapMb: 0, clientLagMs: 0, spoolCpuPct: 0, clientCpuPct: 0 };
     row.load1 = Math.max(row.load1, s.load1);
     row.totalMb = Math.max(row.totalMb, Math.round(s.totalBytes / 1e6));
     row.spoolMb = Math.max(row.spoolMb, Math.round(s.spoolBytes / 1e6));
     row.stateMb = Math.round(s.stateBytes / 1e6);
+    row.clientHeapMb = Math.max(row.clientHeapMb, Math.round(s.clientHeapBytes / 1e6));
+    row.clientLagMs = Math.max(row.clientLagMs, s.clientLagMs);
+    const sum = cpu.get(minute) ?? { spool: 0, client: 0, n: 0 };
+    sum.spool += s.spoolCpuPct;
+    sum.client += s.clientCpuPct;
+    sum.n++;
+    cpu.set(minute, sum);
+    row.spoolCpuPct = Math.round(sum.spool / sum.n);
+    row.clientCpuPct = Math.round(sum.client / sum.n);
     if (s.heapUsedBytes !== undefined) row.heapMb = Math.round(s.heapUsedBytes / 1e6);
     out.set(minute, row);
   }

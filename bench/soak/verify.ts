@@ -3,8 +3,8 @@
  * let live subscribers catch up, then check every guarantee against the ledger. Each check
  * yields a list of violations; a run holds its guarantees when every list is empty.
  */
-import { ackQueue, type AckSets, type LiveView } from "./load.ts";
-import { call, sleep, type Ledger, type Target } from "./ledger.ts";
+import { ackQueue, type LiveView } from "./load.ts";
+import { call, sleep, type Ledger, type QueueDelivery, type Target } from "./ledger.ts";
 
 export interface Guarantees {
   /** Queue sends answered 201 that never came out (and whose ack did not succeed). */
@@ -23,13 +23,18 @@ export interface Guarantees {
 
 export interface Names { queue: string; topic: string; partitions: number; group: string; subscription: string; forwardQueue: string }
 
-async function drainQueue(on: Target, ledger: Ledger, queue: string, ms: number, onId: (id: string) => void, sets?: AckSets): Promise<void> {
+type Received = QueueDelivery & { receipt: string };
+
+/** Receives and acks until `queue` is empty (or `ms` passed): `onMessage` sees each delivery, `acked` each successful ack. */
+async function drainQueue(
+  on: Target, ledger: Ledger, queue: string, ms: number, onMessage: (m: Received) => void, acked: (m: Received) => void, unknown: (m: Received) => void,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const r = await call(on, ledger, "POST", `/v1/queues/${queue}/receive`, { max: 100, wait: 1 });
-    const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string; body: { at?: number } }>) : [];
-    for (const m of messages) onId(m.id);
-    if (messages.length > 0) await ackQueue(on, ledger, queue, messages, sets);
+    const messages = r.status === 200 ? (r.body.messages as Received[]) : [];
+    for (const m of messages) onMessage(m);
+    if (messages.length > 0) await ackQueue(on, ledger, queue, messages, acked, unknown);
     const stats = (await call(on, ledger, "GET", `/v1/queues/${queue}`)).body?.stats as { messages: number } | undefined;
     if (messages.length === 0 && stats?.messages === 0) return;
   }
@@ -49,26 +54,22 @@ async function readPartition(on: Target, ledger: Ledger, topic: string, partitio
 
 export async function verify(on: Target, ledger: Ledger, names: Names, views: LiveView[], drainMs: number): Promise<Guarantees> {
   // Queue: everything sent and not acked must still come out.
-  const seenAtEnd = new Set<string>();
-  await drainQueue(on, ledger, names.queue, drainMs, (id) => {
-    ledger.recordDelivery(id, undefined, "drain");
-    seenAtEnd.add(id);
-  });
-  const lostSends = [...ledger.sent].filter((id) => !ledger.acked.has(id) && !ledger.ackUnknown.has(id) && !seenAtEnd.has(id));
+  await drainQueue(on, ledger, names.queue, drainMs, (m) => ledger.recordDelivery(m, "drain"), (m) => ledger.recordAck(m), (m) => ledger.recordAckUnknown(m.id));
+  const lostSends = ledger.lostSends();
 
   // Topic: offsets 0..next-1 all present, each publish where its 201 said.
   const topicHoles: string[] = [];
-  const logged = new Map<string, string>();
   const nextOf: number[] = [];
   for (let p = 0; p < names.partitions; p++) {
     const rows = await readPartition(on, ledger, names.topic, p);
     rows.forEach(([offset, id], i) => {
       if (offset !== i) topicHoles.push(`${names.topic}/${p}: offset ${i} missing (found ${offset})`);
-      logged.set(id, `${p}:${offset}`);
+      const misplaced = ledger.recordLogged(id, p, offset);
+      if (misplaced) topicHoles.push(misplaced);
     });
     nextOf.push(rows.length);
   }
-  for (const [id, at] of ledger.published) if (logged.get(id) !== `${at.partition}:${at.offset}`) topicHoles.push(`${id}: answered ${at.partition}:${at.offset}, log has ${logged.get(id) ?? "nothing"}`);
+  topicHoles.push(...ledger.publishedNotLogged());
 
   // Live subscribers were stopped where they were; each must have seen 0..next-1 in order
   // (violations were recorded as they happened). Catch-up is checked by a last read per view.
@@ -81,22 +82,18 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
   while (Date.now() < groupDeadline) {
     const r = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/poll`, { max: 100, wait: 1 });
     const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string }>) : [];
-    for (const m of messages) {
-      if (ledger.group.acked.has(m.id)) ledger.group.redelivered.push(m.id);
-      ledger.group.delivered.add(m.id);
-    }
+    for (const m of messages) ledger.recordGroupDelivery(m.id);
     if (messages.length > 0) {
       const ack = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/ack`, { receipts: messages.map((m) => m.receipt) });
       const failed = new Set(((ack.body?.failed ?? []) as Array<{ receipt: string }>).map((f) => f.receipt));
-      for (const m of messages) if (!failed.has(m.receipt)) ledger.group.acked.add(m.id);
+      for (const m of messages) if (!failed.has(m.receipt)) ledger.recordGroupAck(m.id, true);
       continue;
     }
     const status = await call(on, ledger, "GET", `/v1/topics/${names.topic}/groups/${names.group}`);
     const lag = ((status.body?.partitions ?? []) as Array<{ lag: number; inFlight: number }>).reduce((s, p) => s + p.lag + p.inFlight, 0);
     if (lag === 0) break;
   }
-  for (const id of logged.keys()) if (!ledger.group.delivered.has(id)) group.push(`${id}: never delivered to the group`);
-  for (const id of ledger.group.redelivered) group.push(`${id}: delivered to the group after its ack`);
+  for (const id of ledger.groupRedelivered) group.push(`${id}: delivered to the group after its ack`);
 
   // Forwarding: wait for the subscription to catch up, drain its queue; each id exactly once.
   const fwdDeadline = Date.now() + drainMs;
@@ -105,14 +102,15 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
     if (s.status === 200 && Number(s.body?.lag ?? 0) === 0) break;
     await sleep(500);
   }
-  await drainQueue(on, ledger, names.forwardQueue, drainMs, (id) => ledger.recordForward(id), ledger.forward);
+  await drainQueue(on, ledger, names.forwardQueue, drainMs, (m) => ledger.recordForward(m.id), (m) => ledger.recordForwardAck(m.id, true), (m) => ledger.recordForwardAck(m.id, false));
   // Exactly once into the queue: every published id arrived, and none arrived again after its
   // ack had succeeded (a second copy in the queue would). A delivery repeated because its ack
   // got no answer (a kill) or its lease ended is the consumer's at-least-once, not the forwarder's.
   const forwarding: string[] = [];
-  for (const id of logged.keys()) if (!ledger.forward.delivered.has(id)) forwarding.push(`${id}: never forwarded`);
-  for (const id of ledger.forward.redelivered) forwarding.push(`${id}: in the forwarded queue again after its ack`);
-  for (const id of ledger.forward.delivered.keys()) if (!logged.has(id)) forwarding.push(`${id}: forwarded but not in the topic`);
+  for (const id of ledger.forwardRedelivered) forwarding.push(`${id}: in the forwarded queue again after its ack`);
+  const gaps = ledger.topicDeliveryGaps();
+  group.push(...gaps.group);
+  forwarding.push(...gaps.forwarding);
 
   return { lostSends, redeliveredAfterAck: [...ledger.redelivered], topicHoles, live, group, forwarding };
 }
