@@ -1,7 +1,8 @@
 /**
  * A small SVG of a soak: server RSS over time (every sample, restarts visible as drops),
- * Spool's V8 heap once a minute (direct server), and
- * the send p50/p99 per minute, one polyline each, scaled to their own maxima.
+ * Spool's V8 heap once a minute (direct server), the send p50/p99 per minute, and the CPU
+ * of Spool and of the soak per minute (latency follows Spool's CPU), one polyline each,
+ * each panel scaled to its own maximum.
  */
 import type { SoakReport } from "./soak.ts";
 
@@ -41,7 +42,11 @@ export function soakChart(report: SoakReport): string {
       { label: "send p50 (ms)", colour: "#2ca02c", points: minutes("send", "p50") },
       { label: "send p99 (ms)", colour: "#d62728", points: minutes("send", "p99") },
     ], "ms"),
+    ...panel("CPU per minute, % of one core", 40 + 2 * (H + 60), [
+      { label: "Spool's workerd", colour: "#ff7f0e", points: report.rssPerMinuteMb.map((r) => [r.minute, r.spoolCpuPct]) },
+      { label: "the soak's clients", colour: "#7f7f7f", points: report.rssPerMinuteMb.map((r) => [r.minute, r.clientCpuPct]) },
+    ], "%"),
   ];
-  const height = 40 + 2 * H + 90;
+  const height = 40 + 3 * H + 150;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${body.join("\n")}\n</svg>\n`;
 }

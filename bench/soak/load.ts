@@ -187,10 +187,12 @@ export class LiveView {
   readonly name: string;
   readonly partition: number;
   readonly #ledger: Ledger;
-  constructor(name: string, partition: number, ledger: Ledger) {
+  /** `from`: the first offset it is to see (0, or the partition's end after a prefill). */
+  constructor(name: string, partition: number, ledger: Ledger, from = 0) {
     this.name = name;
     this.partition = partition;
     this.#ledger = ledger;
+    this.next = from;
   }
   see(offset: number): void {
     this.#ledger.liveDeliveries++;
@@ -199,7 +201,7 @@ export class LiveView {
   }
 }
 
-/** A WebSocket subscriber from offset 0 that reconnects from where it was. */
+/** A WebSocket subscriber from its view's first offset that reconnects from where it was. */
 async function wsSubscriber(on: Target, ledger: Ledger, shape: LoadShape, view: LiveView, stop: Stop): Promise<void> {
   while (!stop.now) {
     await new Promise<void>((done) => {
@@ -261,8 +263,13 @@ async function sseSubscriber(on: Target, ledger: Ledger, shape: LoadShape, view:
   }
 }
 
-/** Starts every client; `writers` stops producers and publishers, `stop` everything else. The views are returned for the final check. */
-export function startLoad(on: Target, ledger: Ledger, shape: LoadShape, writers: Stop, stop: Stop): { running: Promise<unknown>; views: LiveView[] } {
+/**
+ * Starts every client; `writers` stops producers and publishers, `stop` everything else. Live
+ * subscribers start at `from[partition]` (default 0). The views are returned for the final check.
+ */
+export function startLoad(
+  on: Target, ledger: Ledger, shape: LoadShape, writers: Stop, stop: Stop, from: readonly number[] = [],
+): { running: Promise<unknown>; views: LiveView[] } {
   const views: LiveView[] = [];
   const tasks: Promise<void>[] = [];
   for (let k = 0; k < shape.producers; k++) tasks.push(producer(on, ledger, shape, k, writers));
@@ -272,14 +279,38 @@ export function startLoad(on: Target, ledger: Ledger, shape: LoadShape, writers:
   tasks.push(groupConsumer(on, ledger, shape, stop));
   tasks.push(forwardConsumer(on, ledger, shape, stop));
   for (let k = 0; k < shape.wsSubscribers; k++) {
-    const view = new LiveView(`ws${k}/p${k % shape.partitions}`, k % shape.partitions, ledger);
+    const view = new LiveView(`ws${k}/p${k % shape.partitions}`, k % shape.partitions, ledger, from[k % shape.partitions]);
     views.push(view);
     tasks.push(wsSubscriber(on, ledger, shape, view, stop));
   }
   for (let k = 0; k < shape.sseSubscribers; k++) {
-    const view = new LiveView(`sse${k}/p${k % shape.partitions}`, k % shape.partitions, ledger);
+    const view = new LiveView(`sse${k}/p${k % shape.partitions}`, k % shape.partitions, ledger, from[k % shape.partitions]);
     views.push(view);
     tasks.push(sseSubscriber(on, ledger, shape, view, stop));
   }
   return { running: Promise.all(tasks), views };
+}
+
+/** Ids of the messages a prefill writes: not the load's, so the final check skips them. */
+export const PREFILL_KIND = "f";
+
+/**
+ * Publishes `count` messages to the topic before the load starts, as an hour of the load
+ * would leave them retained (batches of 100, 4 at a time), so how latency depends on the
+ * retained state can be measured in minutes. Returns each partition's end afterwards.
+ */
+export async function prefillTopic(on: Target, ledger: Ledger, topic: string, partitions: number, count: number): Promise<number[]> {
+  const batches = Math.ceil(count / 100);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < batches; i = next++) {
+      const n = Math.min(100, count - i * 100);
+      const ids = Array.from({ length: n }, (_, j) => makeId(PREFILL_KIND, 0, i, j));
+      const r = await call(on, ledger, "POST", `/v1/topics/${topic}/messages`, { messages: ids.map((id) => ({ id, key: id, body: { id } })) });
+      if (r.status !== 201) throw new Error(`prefill: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  const r = await call(on, ledger, "GET", `/v1/topics/${topic}`);
+  return Array.from({ length: partitions }, (_, p) => Number((r.body?.partitions as Array<{ next: number }> | undefined)?.[p]?.next ?? 0));
 }

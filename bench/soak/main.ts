@@ -6,6 +6,7 @@
  *   npm run soak -- --minutes 12 --kill-every 3 --pause 50 --batch 10 --partitions 4
  *   npm run soak -- --minutes 5 --kill-every 0          # no kills
  *   npm run soak -- --server wrangler-dev                # through wrangler dev, as npm start runs (default: direct socket)
+ *   npm run soak -- --minutes 5 --kill-every 0 --prefill 1000000   # on a topic already holding an hour's messages
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     publishers: { type: "string" },
     ws: { type: "string" },
     sse: { type: "string" },
+    "dedup-window": { type: "string", description: "deduplicationWindow (s) of the soak's queue and topic (default 300)" },
+    prefill: { type: "string", description: "messages published to the topic before the load (a retained log, as a long run leaves)" },
     out: { type: "string" },
     server: { type: "string", description: "direct (Miniflare, direct socket; default) or wrangler-dev" },
   },
@@ -49,6 +52,8 @@ const options: SoakOptions = {
   publishers: num(values.publishers, DEFAULT_SOAK.publishers),
   wsSubscribers: num(values.ws, DEFAULT_SOAK.wsSubscribers),
   sseSubscribers: num(values.sse, DEFAULT_SOAK.sseSubscribers),
+  prefill: num(values.prefill, 0),
+  ...(values["dedup-window"] === undefined ? {} : { dedupWindow: Number(values["dedup-window"]) }),
   server: values.server === "wrangler-dev" ? "wrangler-dev" : "direct",
   log: (line) => console.log(`[soak] ${line}`),
 };

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { cpuSecondsBetween, cpuSnapshot, loadAverage, rssBytes, type CpuSnapshot } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
-import { startLoad, type LoadShape, type Stop } from "./load.ts";
+import { prefillTopic, startLoad, type LoadShape, type Stop } from "./load.ts";
 import { removeState, startSoakServer, type SoakServer, type SoakServerKind } from "./servers.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
 
@@ -24,6 +24,13 @@ export interface SoakOptions extends Omit<LoadShape, "queue" | "forwardQueue" | 
   killEveryMs: number;
   /** Deadline of each drain at the end. */
   drainMs: number;
+  /**
+   * Messages published to the topic before the load (default 0), as a long run would leave
+   * them retained: the group and the subscription then start at the end, and live subscribers too.
+   */
+  prefill?: number;
+  /** The soak queue's and topic's `deduplicationWindow` in seconds (default: the API's, 300). */
+  dedupWindow?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -127,22 +134,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const readers: Stop = { now: false };
   try {
     // Short leases so expiries happen; never dead-letter, so "not lost" means "still in the queue".
-    const setup: Array<[string, string, unknown]> = [
-      ["PUT", `/v1/queues/${names.queue}`, { visibilityTimeout: 2, maxReceives: 0 }],
+    const setup = async (steps: Array<[string, string, unknown]>): Promise<void> => {
+      for (const [method, path, body] of steps) {
+        const r = await call(on, ledger, method, path, body);
+        if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    };
+    const dedup = options.dedupWindow === undefined ? {} : { deduplicationWindow: options.dedupWindow };
+    await setup([
+      ["PUT", `/v1/queues/${names.queue}`, { visibilityTimeout: 2, maxReceives: 0, ...dedup }],
       // The dedup window covers the forwarder's retries after a kill (seconds), with room to spare.
       ["PUT", `/v1/queues/${names.forwardQueue}`, { deduplicationWindow: 900, maxReceives: 0 }],
-      ["PUT", `/v1/topics/${names.topic}`, { partitions: names.partitions }],
-      ["PUT", `/v1/topics/${names.topic}/groups/${names.group}`, { visibilityTimeout: 5, start: "earliest" }],
+      ["PUT", `/v1/topics/${names.topic}`, { partitions: names.partitions, ...dedup }],
+    ]);
+    const prefill = options.prefill ?? 0;
+    const from = prefill > 0 ? await prefillTopic(on, ledger, names.topic, names.partitions, prefill) : [];
+    if (prefill > 0) log(`prefilled ${prefill} messages: partitions end at ${from.join(", ")}`);
+    await setup([
+      ["PUT", `/v1/topics/${names.topic}/groups/${names.group}`, { visibilityTimeout: 5, start: prefill > 0 ? "latest" : "earliest" }],
       ["PUT", `/v1/topics/${names.topic}/subscriptions/${names.subscription}`, { queue: names.forwardQueue }],
-    ];
-    for (const [method, path, body] of setup) {
-      const r = await call(on, ledger, method, path, body);
-      if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-    }
+    ]);
     const shape: LoadShape = { ...names, ...options };
-    const { running, views } = startLoad(on, ledger, shape, writers, readers);
+    const { running, views } = startLoad(on, ledger, shape, writers, readers, from);
 
-    const end = started + options.durationMs;
+    const end = Date.now() + options.durationMs; // after setup: a prefill does not shorten the load (minutes still count from the start)
     let nextKill = options.killEveryMs > 0 ? started + options.killEveryMs : Infinity;
     let nextRss = Date.now();
     while (Date.now() < end) {
