@@ -37,12 +37,6 @@ export class IdTable {
     return before;
   }
 
-  /** The flags of `id` (0: never seen). */
-  flags(id: string): number {
-    const [column, slot] = this.#locate(id, false);
-    return slot < column.flags.length ? column.flags[slot]! : 0;
-  }
-
   setValue(id: string, value: number): void {
     const [column, slot] = this.#locate(id, true);
     column.values![slot] = value;

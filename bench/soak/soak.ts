@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { cpuSecondsBetween, cpuSnapshot, loadAverage, rssBytes, type CpuSnapshot } from "../procstat.ts";
 import { Ledger, call, sleep, type Target } from "./ledger.ts";
-import { prefillTopic, startLoad, type LoadShape, type Stop } from "./load.ts";
+import { startLoad, type LoadShape, type Stop } from "./load.ts";
+import { prefillTopic } from "./prefill.ts";
 import { removeState, startSoakServer, type SoakServer, type SoakServerKind } from "./servers.ts";
 import { verify, violations, type Guarantees, type Names } from "./verify.ts";
 

@@ -3,7 +3,8 @@
  * let live subscribers catch up, then check every guarantee against the ledger. Each check
  * yields a list of violations; a run holds its guarantees when every list is empty.
  */
-import { ackQueue, PREFILL_KIND, type LiveView } from "./load.ts";
+import { ackQueue, type LiveView } from "./load.ts";
+import { PREFILL_KIND } from "./prefill.ts";
 import { call, sleep, type Ledger, type QueueDelivery, type Target } from "./ledger.ts";
 
 export interface Guarantees {
