@@ -24,6 +24,9 @@ export interface QueueDelivery {
   body?: { at?: number };
 }
 
+/** A leased delivery: one with a receipt to ack. */
+export type LeasedDelivery = QueueDelivery & { receipt: string };
+
 const tenths = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 10) / 10);
 
 /** One delivery of a queue message as one number (a Map of millions of ids holds numbers far more cheaply than objects). */
@@ -37,10 +40,11 @@ function fromDeliveryKey(key: number): { seq: number; attempts: number } {
 
 /** What the soak knows about a queue message id (IdTable flags). */
 const QueueFlag = { SENT: 1, DELIVERED: 2, ACKED: 4, ACK_UNKNOWN: 8, SEEN_AT_END: 16 } as const;
-/** What the soak knows about a topic message id: its publish, the log, the consumer group, the forwarded queue. */
-const TopicFlag = {
-  PUBLISHED: 1, LOGGED: 2, GROUP_DELIVERED: 4, GROUP_ACKED: 8, GROUP_ACK_UNKNOWN: 16, FORWARDED: 32, FORWARD_ACKED: 64, FORWARD_ACK_UNKNOWN: 128,
-} as const;
+/**
+ * What the soak knows about a topic message id: its publish, the log, the consumer group, the
+ * forwarded queue. (An ack without an answer needs no flag there: nothing is checked against it.)
+ */
+const TopicFlag = { PUBLISHED: 1, LOGGED: 2, GROUP_DELIVERED: 4, GROUP_ACKED: 8, FORWARDED: 16, FORWARD_ACKED: 32 } as const;
 
 /** A topic position as one number (partition < 2^12, offset < 2^40). */
 const position = (partition: number, offset: number): number => partition * 2 ** 40 + offset;
@@ -172,8 +176,8 @@ export class Ledger {
     if (this.#topic.set(id, TopicFlag.GROUP_DELIVERED) & TopicFlag.GROUP_ACKED) this.groupRedelivered.push(id);
   }
 
-  recordGroupAck(id: string, ok: boolean): void {
-    this.#topic.set(id, ok ? TopicFlag.GROUP_ACKED : TopicFlag.GROUP_ACK_UNKNOWN);
+  recordGroupAck(id: string): void {
+    this.#topic.set(id, TopicFlag.GROUP_ACKED);
   }
 
   /** A delivery from the forwarded queue: counts a redelivery if the id's ack had already succeeded. */
@@ -181,8 +185,8 @@ export class Ledger {
     if (this.#topic.set(id, TopicFlag.FORWARDED) & TopicFlag.FORWARD_ACKED) this.forwardRedelivered.push(id);
   }
 
-  recordForwardAck(id: string, ok: boolean): void {
-    this.#topic.set(id, ok ? TopicFlag.FORWARD_ACKED : TopicFlag.FORWARD_ACK_UNKNOWN);
+  recordForwardAck(id: string): void {
+    this.#topic.set(id, TopicFlag.FORWARD_ACKED);
   }
 
   /** Messages in the log never delivered to the group, or never forwarded; and forwarded ones the log does not hold. */

@@ -8,7 +8,7 @@
  */
 import WebSocket from "ws";
 import { makeId } from "./id-table.ts";
-import { call, sleep, type Ledger, type QueueDelivery, type Target } from "./ledger.ts";
+import { call, sleep, type LeasedDelivery, type Ledger, type QueueDelivery, type Target } from "./ledger.ts";
 
 export interface LoadShape {
   queue: string;
@@ -59,16 +59,15 @@ function producer(on: Target, ledger: Ledger, shape: LoadShape, k: number, stop:
   });
 }
 
-type Delivered = QueueDelivery & { receipt: string };
 
 /** Receives and mostly acks; one in ten is nacked, one in twenty left to expire. */
 function leaseConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop): Promise<void> {
   return loop(stop, 0, async () => {
     const r = await call(on, ledger, "POST", `/v1/queues/${shape.queue}/receive`, { max: 10, wait: 1 });
     if (r.status !== 200) return sleep(200);
-    const messages = r.body.messages as Delivered[];
-    const toAck: Delivered[] = [];
-    const toNack: Delivered[] = [];
+    const messages = r.body.messages as LeasedDelivery[];
+    const toAck: LeasedDelivery[] = [];
+    const toNack: LeasedDelivery[] = [];
     for (const m of messages) {
       ledger.recordDelivery(m, "lease");
       const roll = Math.random();
@@ -80,17 +79,34 @@ function leaseConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop)
       const n = await call(on, ledger, "POST", `/v1/queues/${shape.queue}/nack`, { receipts: toNack.map((m) => m.receipt) });
       if (n.status === 200) ledger.counts.nacks += n.body.nacked as number;
     }
-    if (toAck.length > 0) await ackQueue(on, ledger, shape.queue, toAck, (m) => ledger.recordAck(m), (m) => ledger.recordAckUnknown(m.id));
+    if (toAck.length > 0) await ackReceipts(on, ledger, queuePaths(shape.queue).ack, toAck, (m) => ledger.recordAck(m), (m) => ledger.recordAckUnknown(m.id));
   });
 }
 
-/** Acks `messages` over HTTP: `acked` is told of each whose ack succeeded, `unknown` of each when the ack got no answer. */
-export async function ackQueue<M extends { id: string; receipt: string }>(
-  on: Target, ledger: Ledger, queue: string, messages: M[], acked: (m: M) => void, unknown: (m: M) => void,
-): Promise<void> {
+/**
+ * One receive (or group poll) at `take` of up to `max`, each message shown to `onMessage`, then
+ * all of them acked at `ack`: `acked` is told of each whose ack succeeded, `unknown` of each when
+ * the ack got no answer. Returns how many came, or null when the take was not answered 200.
+ */
+export async function takeAndAck<M extends Acked = LeasedDelivery>(
+  on: Target, ledger: Ledger, path: { take: string; ack: string }, max: number,
+  onMessage: (m: M) => void, acked: (m: M) => void, unknown: (m: M) => void = () => undefined,
+): Promise<number | null> {
+  const r = await call(on, ledger, "POST", path.take, { max, wait: 1 });
+  if (r.status !== 200) return null;
+  const messages = r.body.messages as M[];
+  for (const m of messages) onMessage(m);
+  if (messages.length > 0) await ackReceipts(on, ledger, path.ack, messages, acked, unknown);
+  return messages.length;
+}
+
+/** What an ack needs of a message: a queue's delivery or a group's. */
+interface Acked { id: string; receipt: string }
+
+async function ackReceipts<M extends Acked>(on: Target, ledger: Ledger, path: string, messages: M[], acked: (m: M) => void, unknown: (m: M) => void): Promise<void> {
   let ack: { status: number; body: any };
   try {
-    ack = await call(on, ledger, "POST", `/v1/queues/${queue}/ack`, { receipts: messages.map((m) => m.receipt) });
+    ack = await call(on, ledger, "POST", path, { receipts: messages.map((m) => m.receipt) });
   } catch (err) {
     for (const m of messages) unknown(m);
     throw err;
@@ -100,14 +116,15 @@ export async function ackQueue<M extends { id: string; receipt: string }>(
   for (const m of messages) if (!failed.has(m.receipt)) acked(m);
 }
 
+/** The receive and ack paths of a queue, and of a topic's consumer group. */
+export const queuePaths = (queue: string) => ({ take: `/v1/queues/${queue}/receive`, ack: `/v1/queues/${queue}/ack` });
+export const groupPaths = (topic: string, group: string) => ({ take: `/v1/topics/${topic}/groups/${group}/poll`, ack: `/v1/topics/${topic}/groups/${group}/ack` });
+
 /** Consumes the forwarded queue: receives up to 100 and acks them. Without it the queue would fill (maxMessages) within minutes. */
 function forwardConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop): Promise<void> {
   return loop(stop, 0, async () => {
-    const r = await call(on, ledger, "POST", `/v1/queues/${shape.forwardQueue}/receive`, { max: 100, wait: 1 });
-    if (r.status !== 200) return sleep(200);
-    const messages = r.body.messages as Delivered[];
-    for (const m of messages) ledger.recordForward(m.id);
-    if (messages.length > 0) await ackQueue(on, ledger, shape.forwardQueue, messages, (m) => ledger.recordForwardAck(m.id, true), (m) => ledger.recordForwardAck(m.id, false));
+    const n = await takeAndAck(on, ledger, queuePaths(shape.forwardQueue), 100, (m) => ledger.recordForward(m.id), (m) => ledger.recordForwardAck(m.id));
+    if (n === null) await sleep(200);
   });
 }
 
@@ -125,9 +142,9 @@ async function pushConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: 
       const stopping = setInterval(() => stop.now && ws.close(), 250);
       ws.on("open", () => ws.send(JSON.stringify({ type: "credit", n: 10 })));
       ws.on("message", (data) => {
-        const f = JSON.parse(String(data)) as Partial<Delivered> & { type: string; op?: string; failed?: unknown[] };
+        const f = JSON.parse(String(data)) as Partial<LeasedDelivery> & { type: string; op?: string; failed?: unknown[] };
         if (f.type === "message" && f.id && f.receipt) {
-          const m = f as Delivered;
+          const m = f as LeasedDelivery;
           ledger.recordDelivery(m, "push", closing ? " on a closing socket" : "");
           pending.push(m);
           ws.send(JSON.stringify({ type: "ack", receipts: [m.receipt] }));
@@ -161,23 +178,10 @@ function publisher(on: Target, ledger: Ledger, shape: LoadShape, k: number, stop
   });
 }
 
-export function groupConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop): Promise<void> {
+function groupConsumer(on: Target, ledger: Ledger, shape: LoadShape, stop: Stop): Promise<void> {
   return loop(stop, 0, async () => {
-    const r = await call(on, ledger, "POST", `/v1/topics/${shape.topic}/groups/${shape.group}/poll`, { max: 50, wait: 1 });
-    if (r.status !== 200) return sleep(200);
-    const messages = r.body.messages as Array<{ id: string; receipt: string }>;
-    for (const m of messages) ledger.recordGroupDelivery(m.id);
-    if (messages.length === 0) return;
-    let ack: { status: number; body: any };
-    try {
-      ack = await call(on, ledger, "POST", `/v1/topics/${shape.topic}/groups/${shape.group}/ack`, { receipts: messages.map((m) => m.receipt) });
-    } catch (err) {
-      for (const m of messages) ledger.recordGroupAck(m.id, false);
-      throw err;
-    }
-    if (ack.status !== 200) return;
-    const failed = new Set((ack.body.failed as Array<{ receipt: string }>).map((f) => f.receipt));
-    for (const m of messages) if (!failed.has(m.receipt)) ledger.recordGroupAck(m.id, true);
+    const n = await takeAndAck<Acked>(on, ledger, groupPaths(shape.topic, shape.group), 50, (m) => ledger.recordGroupDelivery(m.id), (m) => ledger.recordGroupAck(m.id));
+    if (n === null) await sleep(200);
   });
 }
 

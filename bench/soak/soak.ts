@@ -53,7 +53,7 @@ export interface RssSample {
   load1: number;
   /** Spool's V8 heap after a full GC (direct server, once a minute): flat while RSS grows means memory held natively. */
   heapUsedBytes?: number;
-  /** The soak's own process: its heap (the ledger grows with the run) and its event loop's p99 delay since the last sample. */
+  /** The soak's own process: its heap and its event loop's p99 delay since the last sample (its latencies are measured there). */
   clientHeapBytes: number;
   clientLagMs: number;
   /** CPU used since the last sample, in % of one core: Spool's workerd, and the soak's own process. */
@@ -81,8 +81,8 @@ export interface SoakReport {
 }
 
 /**
- * The soak's latencies are measured in its own process, whose ledger grows all run: its event
- * loop delay is sampled beside the server's memory, so a drift can be told apart from the client's.
+ * The soak's latencies are measured in its own process: its event loop delay is sampled beside
+ * the server's memory, so a drift in the server can be told apart from one in the client.
  */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
@@ -96,12 +96,12 @@ function sampleRss(server: SoakServer, last: CpuMark): { sample: Omit<RssSample,
   loopDelay.reset();
   const mark: CpuMark = { at: performance.now(), spool: cpuSnapshot(pids), client: process.cpuUsage() };
   const seconds = Math.max(0.001, (mark.at - last.at) / 1000);
-  const clientCpu = process.cpuUsage(last.client);
+  const clientCpuMicros = mark.client.user - last.client.user + mark.client.system - last.client.system;
   const sample = {
     totalBytes: spool + rssBytes(server.otherPids()), spoolBytes: spool, stateBytes: dirBytes(server.persistTo), load1: loadAverage()[0],
     clientHeapBytes: process.memoryUsage().heapUsed, clientLagMs,
     spoolCpuPct: Math.round((100 * cpuSecondsBetween(last.spool, mark.spool)) / seconds),
-    clientCpuPct: Math.round((clientCpu.user + clientCpu.system) / 1e4 / seconds),
+    clientCpuPct: Math.round(clientCpuMicros / 1e4 / seconds),
   };
   return { sample, mark };
 }

@@ -3,9 +3,9 @@
  * let live subscribers catch up, then check every guarantee against the ledger. Each check
  * yields a list of violations; a run holds its guarantees when every list is empty.
  */
-import { ackQueue, type LiveView } from "./load.ts";
+import { groupPaths, queuePaths, takeAndAck, type LiveView } from "./load.ts";
 import { PREFILL_KIND } from "./prefill.ts";
-import { call, sleep, type Ledger, type QueueDelivery, type Target } from "./ledger.ts";
+import { call, sleep, type LeasedDelivery, type Ledger, type Target } from "./ledger.ts";
 
 export interface Guarantees {
   /** Queue sends answered 201 that never came out (and whose ack did not succeed). */
@@ -24,20 +24,16 @@ export interface Guarantees {
 
 export interface Names { queue: string; topic: string; partitions: number; group: string; subscription: string; forwardQueue: string }
 
-type Received = QueueDelivery & { receipt: string };
-
 /** Receives and acks until `queue` is empty (or `ms` passed): `onMessage` sees each delivery, `acked` each successful ack. */
 async function drainQueue(
-  on: Target, ledger: Ledger, queue: string, ms: number, onMessage: (m: Received) => void, acked: (m: Received) => void, unknown: (m: Received) => void,
+  on: Target, ledger: Ledger, queue: string, ms: number,
+  onMessage: (m: LeasedDelivery) => void, acked: (m: LeasedDelivery) => void, unknown?: (m: LeasedDelivery) => void,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    const r = await call(on, ledger, "POST", `/v1/queues/${queue}/receive`, { max: 100, wait: 1 });
-    const messages = r.status === 200 ? (r.body.messages as Received[]) : [];
-    for (const m of messages) onMessage(m);
-    if (messages.length > 0) await ackQueue(on, ledger, queue, messages, acked, unknown);
+    if (((await takeAndAck(on, ledger, queuePaths(queue), 100, onMessage, acked, unknown)) ?? 0) > 0) continue;
     const stats = (await call(on, ledger, "GET", `/v1/queues/${queue}`)).body?.stats as { messages: number } | undefined;
-    if (messages.length === 0 && stats?.messages === 0) return;
+    if (stats?.messages === 0) return;
   }
 }
 
@@ -82,15 +78,10 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
   const group: string[] = [];
   const groupDeadline = Date.now() + drainMs;
   while (Date.now() < groupDeadline) {
-    const r = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/poll`, { max: 100, wait: 1 });
-    const messages = r.status === 200 ? (r.body.messages as Array<{ id: string; receipt: string }>) : [];
-    for (const m of messages) ledger.recordGroupDelivery(m.id);
-    if (messages.length > 0) {
-      const ack = await call(on, ledger, "POST", `/v1/topics/${names.topic}/groups/${names.group}/ack`, { receipts: messages.map((m) => m.receipt) });
-      const failed = new Set(((ack.body?.failed ?? []) as Array<{ receipt: string }>).map((f) => f.receipt));
-      for (const m of messages) if (!failed.has(m.receipt)) ledger.recordGroupAck(m.id, true);
-      continue;
-    }
+    const taken = await takeAndAck<{ id: string; receipt: string }>(
+      on, ledger, groupPaths(names.topic, names.group), 100, (m) => ledger.recordGroupDelivery(m.id), (m) => ledger.recordGroupAck(m.id),
+    );
+    if ((taken ?? 0) > 0) continue;
     const status = await call(on, ledger, "GET", `/v1/topics/${names.topic}/groups/${names.group}`);
     const lag = ((status.body?.partitions ?? []) as Array<{ lag: number; inFlight: number }>).reduce((s, p) => s + p.lag + p.inFlight, 0);
     if (lag === 0) break;
@@ -104,7 +95,7 @@ export async function verify(on: Target, ledger: Ledger, names: Names, views: Li
     if (s.status === 200 && Number(s.body?.lag ?? 0) === 0) break;
     await sleep(500);
   }
-  await drainQueue(on, ledger, names.forwardQueue, drainMs, (m) => ledger.recordForward(m.id), (m) => ledger.recordForwardAck(m.id, true), (m) => ledger.recordForwardAck(m.id, false));
+  await drainQueue(on, ledger, names.forwardQueue, drainMs, (m) => ledger.recordForward(m.id), (m) => ledger.recordForwardAck(m.id));
   // Exactly once into the queue: every published id arrived, and none arrived again after its
   // ack had succeeded (a second copy in the queue would). A delivery repeated because its ack
   // got no answer (a kill) or its lease ended is the consumer's at-least-once, not the forwarder's.

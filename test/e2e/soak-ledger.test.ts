@@ -52,7 +52,7 @@ describe("soak ledger", () => {
     expect(ledger.publishedNotLogged()).toEqual(["p0-4-2: answered 1:7, log has nothing"]);
 
     for (const id of [a, b]) ledger.recordGroupDelivery(id);
-    ledger.recordGroupAck(a, true);
+    ledger.recordGroupAck(a);
     ledger.recordGroupDelivery(a);
     expect(ledger.groupRedelivered).toEqual([a]);
     ledger.recordForward(a);
