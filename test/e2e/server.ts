@@ -104,7 +104,9 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output()}`);
     try {
-      const res = await fetch(`${url}/health`);
+      // Bounded: wrangler's proxy can accept a connection and not answer while the Worker starts,
+      // and an unbounded probe would then wait past the deadline (a 180-s test timeout, no output).
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
     } catch {
       // not listening yet
